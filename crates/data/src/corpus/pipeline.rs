@@ -1,0 +1,282 @@
+//! `tinybert data corpus`: plain text -> sharded Parquet pre-training instances + `summary.json`.
+//!
+//! Streaming: the corpus is read one block (about `block_bytes` of whole documents) at a time;
+//! each block's lines are split into sentences and tokenised in parallel (rayon), its
+//! documents' instances are made in parallel, and a writer thread encodes the previous block's
+//! instances to Parquet meanwhile. Memory therefore depends on the block size, not the corpus.
+//!
+//! Deterministic for a seed: document `i` (corpus-wide, counting non-empty documents) draws
+//! from its own generator seeded by `(seed, i)`, and random next segments come from other
+//! documents of the same block, so the output depends on the seed and the block size only,
+//! never on the thread count or scheduling.
+
+use super::documents::{expand_inputs, Block, DocumentReader};
+use super::instances::{document_instances, Document, DocumentSampler, InstanceConfig, SpecialIds};
+use super::split::SentenceSplit;
+use crate::error::{Error, Result};
+use crate::example::Instance;
+use crate::json::write_json;
+use crate::parquet_io::{arrays, prepare_output_dir, ShardInfo, ShardWriter};
+use crate::progress::Progress;
+use crate::schema::{pretraining_schema, DatasetKind, DatasetMeta, SCHEMA_VERSION};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::sync_channel;
+use std::time::Instant;
+use tokenizers::Tokenizer;
+
+/// Default text per block: bounds memory and is the window random next segments come from.
+pub const DEFAULT_BLOCK_BYTES: u64 = 4 << 20;
+
+/// What to build.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CorpusOptions {
+    /// Text files or folders of them.
+    pub inputs: Vec<PathBuf>,
+    pub output: PathBuf,
+    pub instances: InstanceConfig,
+    pub split: SentenceSplit,
+    /// Instances per Parquet shard.
+    pub shard_size: usize,
+    pub seed: u64,
+    /// Text per processing block (see [`DEFAULT_BLOCK_BYTES`]).
+    pub block_bytes: u64,
+}
+
+impl CorpusOptions {
+    /// Options with the reference defaults (128 tokens, short-sequence probability 0.1,
+    /// random next, sentence splitting, 100,000 instances per shard, seed 42).
+    pub fn new(inputs: Vec<PathBuf>, output: PathBuf) -> Self {
+        Self {
+            inputs,
+            output,
+            instances: InstanceConfig::default(),
+            split: SentenceSplit::default(),
+            shard_size: 100_000,
+            seed: 42,
+            block_bytes: DEFAULT_BLOCK_BYTES,
+        }
+    }
+}
+
+/// Contents of a corpus dataset's `summary.json`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CorpusSummary {
+    pub inputs: Vec<PathBuf>,
+    pub input_bytes: u64,
+    /// Non-empty documents.
+    pub documents: u64,
+    /// Segments (sentences, or lines without splitting) with at least one token.
+    pub sentences: u64,
+    pub instances: u64,
+    /// Instances whose B came from another document.
+    pub random_next_instances: u64,
+    /// WordPiece tokens of the corpus.
+    pub tokens: u64,
+    /// Tokens of all instances, special tokens included.
+    pub instance_tokens: u64,
+    pub seconds: f64,
+    /// Corpus tokens per second.
+    pub tokens_per_s: f64,
+    pub max_seq_len: usize,
+    pub short_seq_prob: f64,
+    pub random_next: bool,
+    pub split: SentenceSplit,
+    pub seed: u64,
+    pub block_bytes: u64,
+    pub tokenizer_hash: String,
+    pub schema_version: u32,
+    pub shards: Vec<ShardInfo>,
+}
+
+/// Counters of one processed block.
+#[derive(Default)]
+struct BlockStats {
+    documents: u64,
+    sentences: u64,
+    tokens: u64,
+}
+
+/// Builds the instance dataset; `tokenizer_hash` is recorded in the files.
+pub fn build_corpus(
+    opts: &CorpusOptions,
+    tok: &Tokenizer,
+    tokenizer_hash: &str,
+    progress: &dyn Progress,
+) -> Result<CorpusSummary> {
+    let started = Instant::now();
+    let cfg = opts.instances;
+    if cfg.max_seq_len < 8 {
+        return Err(Error::Invalid(format!(
+            "max sequence length {} is below the minimum 8",
+            cfg.max_seq_len
+        )));
+    }
+    if !(0.0..=1.0).contains(&cfg.short_seq_prob) {
+        return Err(Error::Invalid(
+            "short-sequence probability must be in [0, 1]".into(),
+        ));
+    }
+    let special = special_ids(tok)?;
+    let files = expand_inputs(&opts.inputs)?;
+    let mut input_bytes = 0;
+    for f in &files {
+        input_bytes += std::fs::metadata(f).map_err(|e| Error::io(f, e))?.len();
+    }
+    let meta = DatasetMeta {
+        kind: DatasetKind::Pretraining,
+        schema_version: SCHEMA_VERSION,
+        tokenizer_hash: tokenizer_hash.to_string(),
+        max_seq_len: cfg.max_seq_len,
+        pad_id: tok.token_to_id("[PAD]").unwrap_or(0),
+        task: None,
+        split: None,
+        labels: Vec::new(),
+    };
+    prepare_output_dir(&opts.output)?;
+    let schema = pretraining_schema();
+    let writer = ShardWriter::new(&opts.output, schema.clone(), &meta, opts.shard_size)?;
+    progress.start(Some(input_bytes));
+
+    let mut summary = CorpusSummary {
+        inputs: files.clone(),
+        input_bytes,
+        max_seq_len: cfg.max_seq_len,
+        short_seq_prob: cfg.short_seq_prob,
+        random_next: cfg.random_next,
+        split: opts.split,
+        seed: opts.seed,
+        block_bytes: opts.block_bytes,
+        tokenizer_hash: tokenizer_hash.to_string(),
+        schema_version: SCHEMA_VERSION,
+        ..CorpusSummary::default()
+    };
+    let (send, receive) = sync_channel::<Vec<Instance>>(2);
+    let output = opts.output.clone();
+    let shards = std::thread::scope(|scope| -> Result<Vec<ShardInfo>> {
+        let writer_thread = scope.spawn(move || write_instances(writer, &schema, receive, &output));
+        let mut reader = DocumentReader::new(files);
+        let produced = (|| -> Result<()> {
+            while let Some(block) = reader.next_block(opts.block_bytes)? {
+                let (instances, stats) = process_block(&block, tok, opts, special)?;
+                summary.documents += stats.documents;
+                summary.sentences += stats.sentences;
+                summary.tokens += stats.tokens;
+                summary.instances += instances.len() as u64;
+                summary.random_next_instances +=
+                    instances.iter().filter(|i| i.is_random_next).count() as u64;
+                summary.instance_tokens += instances
+                    .iter()
+                    .map(|i| i.input_ids.len() as u64)
+                    .sum::<u64>();
+                progress.advance(block.bytes, stats.tokens);
+                if send.send(instances).is_err() {
+                    break; // the writer failed; its error is reported below
+                }
+            }
+            Ok(())
+        })();
+        drop(send);
+        let written = writer_thread
+            .join()
+            .map_err(|_| Error::Invalid("the Parquet writer thread panicked".into()))?;
+        produced?;
+        written
+    })?;
+    progress.finish();
+    summary.shards = shards;
+    summary.seconds = started.elapsed().as_secs_f64();
+    summary.tokens_per_s = summary.tokens as f64 / summary.seconds.max(1e-9);
+    write_json(&opts.output.join("summary.json"), &summary)?;
+    Ok(summary)
+}
+
+fn special_ids(tok: &Tokenizer) -> Result<SpecialIds> {
+    let id = |t: &str| {
+        tok.token_to_id(t)
+            .ok_or_else(|| Error::Tokenize(format!("the vocabulary has no `{t}`")))
+    };
+    Ok(SpecialIds {
+        cls: id("[CLS]")?,
+        sep: id("[SEP]")?,
+    })
+}
+
+/// Receives instance blocks and writes them into shards.
+fn write_instances(
+    mut writer: ShardWriter,
+    schema: &arrow::datatypes::SchemaRef,
+    receive: std::sync::mpsc::Receiver<Vec<Instance>>,
+    dir: &Path,
+) -> Result<Vec<ShardInfo>> {
+    for instances in receive {
+        for chunk in instances.chunks(8192) {
+            let batch = arrays::instance_batch(schema, chunk).map_err(|e| Error::arrow(dir, e))?;
+            writer.write(&batch)?;
+        }
+    }
+    writer.finish()
+}
+
+/// Splits, tokenises and packs one block.
+fn process_block(
+    block: &Block,
+    tok: &Tokenizer,
+    opts: &CorpusOptions,
+    special: SpecialIds,
+) -> Result<(Vec<Instance>, BlockStats)> {
+    // Every line of the block, tokenised in parallel, sentence by sentence.
+    let lines: Vec<(usize, &str)> = block
+        .documents
+        .iter()
+        .enumerate()
+        .flat_map(|(d, doc)| doc.lines.iter().map(move |l| (d, l.as_str())))
+        .collect();
+    let tokenised: Vec<(usize, Vec<Vec<u32>>)> = lines
+        .par_iter()
+        .map(|&(d, line)| {
+            let mut segments = Vec::new();
+            for sentence in opts.split.split(line) {
+                let enc = tok
+                    .encode_fast(sentence, false)
+                    .map_err(|e| Error::Tokenize(e.to_string()))?;
+                if !enc.get_ids().is_empty() {
+                    segments.push(enc.get_ids().to_vec());
+                }
+            }
+            Ok((d, segments))
+        })
+        .collect::<Result<_>>()?;
+    let mut docs: Vec<Document> = vec![Vec::new(); block.documents.len()];
+    for (d, segments) in tokenised {
+        docs[d].extend(segments);
+    }
+    docs.retain(|d| !d.is_empty());
+    let stats = BlockStats {
+        documents: docs.len() as u64,
+        sentences: docs.iter().map(|d| d.len() as u64).sum(),
+        tokens: docs.iter().flatten().map(|s| s.len() as u64).sum(),
+    };
+    let sampler = DocumentSampler::new(&docs);
+    let per_doc: Vec<Vec<Instance>> = (0..docs.len())
+        .into_par_iter()
+        .map(|d| {
+            let doc_index = block.first_document + d as u64;
+            let mut rng = StdRng::seed_from_u64(document_seed(opts.seed, doc_index));
+            document_instances(&docs, d, &sampler, &mut rng, &opts.instances, special)
+        })
+        .collect();
+    Ok((per_doc.into_iter().flatten().collect(), stats))
+}
+
+/// The generator seed of document `index` (SplitMix64 of the pair).
+fn document_seed(seed: u64, index: u64) -> u64 {
+    let mut z = seed
+        .wrapping_add(index.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}

@@ -1,0 +1,206 @@
+//! Stage configurations with the paper's defaults (SPEC §3, §4, §6). Every run echoes its
+//! config into its output folder (`train_config.json`).
+
+use crate::losses::{Compat, LossWeights};
+use crate::mapping::LayerMapping;
+use crate::optim::{BertAdamConfig, Schedule};
+use serde::{Deserialize, Serialize};
+use tinybert_model::FitDenseKind;
+
+/// What every trainer shares: the loop, the optimizer, checkpoints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    /// Stop after this many optimizer steps (also caps the schedule's t_total).
+    pub max_steps: Option<usize>,
+    /// Examples per optimizer step.
+    pub batch_size: usize,
+    /// Examples per forward/backward; `batch_size` is reached by gradient accumulation.
+    pub micro_batch_size: Option<usize>,
+    pub max_seq_len: usize,
+    pub seed: u64,
+    /// Write a resumable checkpoint every N optimizer steps (0: only at the end of each epoch).
+    pub save_every: usize,
+    /// Append a `metrics.jsonl` line every N optimizer steps.
+    pub log_every: usize,
+    /// Evaluate on dev every N optimizer steps (0: at the end of each epoch), where a dev set is
+    /// given.
+    pub eval_every: usize,
+    pub optimizer: BertAdamConfig,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 3,
+            max_steps: None,
+            batch_size: 32,
+            micro_batch_size: None,
+            max_seq_len: 128,
+            seed: 42,
+            save_every: 0,
+            log_every: 10,
+            eval_every: 0,
+            optimizer: BertAdamConfig::default(),
+        }
+    }
+}
+
+/// Options of the TinyBERT losses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LossConfig {
+    pub weights: LossWeights,
+    pub mapping: LayerMapping,
+    pub fit_dense: FitDenseKind,
+    /// Average the MSE losses over real tokens only (the reference includes padding).
+    pub pad_masked: bool,
+    pub temperature: f64,
+    pub compat: Compat,
+    /// Keep the teacher's dropout on while producing targets (reference behaviour).
+    pub teacher_dropout: bool,
+}
+
+impl Default for LossConfig {
+    fn default() -> Self {
+        Self {
+            weights: LossWeights::default(),
+            mapping: LayerMapping::Uniform,
+            fit_dense: FitDenseKind::Shared,
+            pad_masked: false,
+            temperature: 1.0,
+            compat: Compat::Paper,
+            teacher_dropout: false,
+        }
+    }
+}
+
+/// General distillation (SPEC §4): batch 256, lr 5e-5, 3 epochs, warm-up 10%, seq 128.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GeneralDistillConfig {
+    pub train: TrainConfig,
+    pub loss: LossConfig,
+}
+
+impl Default for GeneralDistillConfig {
+    fn default() -> Self {
+        Self {
+            train: TrainConfig {
+                batch_size: 256,
+                micro_batch_size: Some(32),
+                save_every: 1000,
+                ..TrainConfig::default()
+            },
+            loss: LossConfig::default(),
+        }
+    }
+}
+
+/// Task-specific distillation phase (SPEC §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// L_attn + L_hidn on the augmented set, lr 5e-5 constant, 20 epochs (10 for the large
+    /// tasks, 50 for CoLA).
+    #[default]
+    Intermediate,
+    /// L_pred (soft cross-entropy; STS-B MSE on gold), 3 epochs, warmup_linear 10%, best dev kept.
+    Prediction,
+}
+
+/// Task-specific distillation (SPEC §6).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TaskDistillConfig {
+    pub phase: Phase,
+    pub train: TrainConfig,
+    pub loss: LossConfig,
+    /// Compute the teacher's logits once and reuse them every epoch (prediction phase).
+    pub cache_teacher: bool,
+}
+
+impl Default for TaskDistillConfig {
+    fn default() -> Self {
+        Self::for_phase(Phase::Intermediate, None)
+    }
+}
+
+impl TaskDistillConfig {
+    /// The paper's settings for a phase; `task` picks epochs and max length where they differ.
+    pub fn for_phase(phase: Phase, task: Option<&str>) -> Self {
+        let pair = task.is_some_and(|t| !matches!(t, "CoLA" | "SST-2"));
+        let mut train = TrainConfig {
+            batch_size: 32,
+            max_seq_len: if pair { 128 } else { 64 },
+            ..TrainConfig::default()
+        };
+        match phase {
+            Phase::Intermediate => {
+                train.epochs = match task {
+                    Some("MNLI" | "QQP" | "QNLI") => 10,
+                    Some("CoLA") => 50,
+                    _ => 20,
+                };
+                train.optimizer.schedule = Schedule::Constant;
+            }
+            Phase::Prediction => {
+                train.epochs = 3;
+                train.optimizer.lr = 3e-5;
+                train.eval_every = 0;
+            }
+        }
+        Self {
+            phase,
+            train,
+            loss: LossConfig::default(),
+            cache_teacher: false,
+        }
+    }
+}
+
+/// Plain fine-tuning with the ReLU head (teacher, and the no-distillation baselines).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FinetuneConfig {
+    pub train: TrainConfig,
+}
+
+impl Default for FinetuneConfig {
+    fn default() -> Self {
+        Self {
+            train: TrainConfig {
+                optimizer: BertAdamConfig {
+                    lr: 2e-5,
+                    ..BertAdamConfig::default()
+                },
+                ..TrainConfig::default()
+            },
+        }
+    }
+}
+
+/// Fitting a masked-LM head on a frozen encoder (SPEC §10): 15% masking, 80/10/10.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MlmHeadConfig {
+    pub train: TrainConfig,
+    pub mask_prob: f64,
+}
+
+impl Default for MlmHeadConfig {
+    fn default() -> Self {
+        Self {
+            train: TrainConfig {
+                epochs: 1,
+                optimizer: BertAdamConfig {
+                    lr: 1e-3,
+                    ..BertAdamConfig::default()
+                },
+                ..TrainConfig::default()
+            },
+            mask_prob: 0.15,
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! BertAdam (SPEC §3): Adam without bias correction, decoupled weight decay added to the update
+//! (not on `bias`/`LayerNorm` parameters), gradient-norm clipping per parameter tensor, and the
+//! `warmup_linear` or constant learning-rate schedule evaluated at the step before increment.
+
+use crate::error::{Error, Result};
+use candle_core::backprop::GradStore;
+use candle_core::{DType, Device, Tensor, Var};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Learning-rate schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Schedule {
+    /// Linear warm-up over `warmup`·t_total steps, then linear decay to 0 at t_total.
+    #[default]
+    WarmupLinear,
+    /// The base learning rate throughout.
+    Constant,
+}
+
+/// BertAdam hyper-parameters with the reference defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BertAdamConfig {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    /// Per-tensor gradient-norm clip (<= 0 disables).
+    pub max_grad_norm: f64,
+    /// Warm-up proportion of t_total.
+    pub warmup: f64,
+    pub schedule: Schedule,
+}
+
+impl Default for BertAdamConfig {
+    fn default() -> Self {
+        Self {
+            lr: 5e-5,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-6,
+            weight_decay: 0.01,
+            max_grad_norm: 1.0,
+            warmup: 0.1,
+            schedule: Schedule::WarmupLinear,
+        }
+    }
+}
+
+/// `warmup_linear(progress, warmup)` of the reference code.
+pub fn warmup_linear(progress: f64, warmup: f64) -> f64 {
+    if progress < warmup {
+        progress / warmup
+    } else {
+        ((progress - 1.0) / (warmup - 1.0)).max(0.0)
+    }
+}
+
+struct ParamState {
+    name: String,
+    var: Var,
+    m: Tensor,
+    v: Tensor,
+    decay: bool,
+}
+
+/// The optimizer and its state (moments and step), which can be saved and restored.
+pub struct BertAdam {
+    cfg: BertAdamConfig,
+    t_total: usize,
+    step: usize,
+    params: Vec<ParamState>,
+}
+
+/// True for parameters that get weight decay (not biases, not LayerNorm).
+pub fn decays(name: &str) -> bool {
+    !(name.contains("bias") || name.contains("LayerNorm"))
+}
+
+impl BertAdam {
+    /// `t_total`: total optimizer steps of the run (for the schedule).
+    pub fn new(vars: Vec<(String, Var)>, cfg: BertAdamConfig, t_total: usize) -> Result<Self> {
+        let params = vars
+            .into_iter()
+            .map(|(name, var)| {
+                let m = var.as_tensor().zeros_like()?.to_dtype(DType::F32)?;
+                let v = m.clone();
+                Ok(ParamState { decay: decays(&name), name, var, m, v })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self { cfg, t_total: t_total.max(1), step: 0, params })
+    }
+
+    pub fn config(&self) -> &BertAdamConfig {
+        &self.cfg
+    }
+
+    /// Optimizer steps taken so far.
+    pub fn step_count(&self) -> usize {
+        self.step
+    }
+
+    /// The learning rate the next step will use.
+    pub fn current_lr(&self) -> f64 {
+        let factor = match self.cfg.schedule {
+            Schedule::Constant => 1.0,
+            Schedule::WarmupLinear => warmup_linear(self.step as f64 / self.t_total as f64, self.cfg.warmup),
+        };
+        self.cfg.lr * factor
+    }
+
+    /// One update from `grads`; parameters without a gradient are left as they are. Returns
+    /// the learning rate used.
+    pub fn step(&mut self, grads: &GradStore) -> Result<f64> {
+        let lr = self.current_lr();
+        let c = self.cfg;
+        for p in &mut self.params {
+            let Some(g) = grads.get(p.var.as_tensor()) else { continue };
+            let mut g = g.to_dtype(DType::F32)?;
+            if c.max_grad_norm > 0.0 {
+                let norm = g.sqr()?.sum_all()?.sqrt()?;
+                let coef = ((norm + 1e-6)?.recip()? * c.max_grad_norm)?.clamp(0f64, 1f64)?;
+                g = g.broadcast_mul(&coef)?;
+            }
+            p.m = ((&p.m * c.beta1)? + (&g * (1.0 - c.beta1))?)?;
+            p.v = ((&p.v * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
+            let w = p.var.as_tensor().to_dtype(DType::F32)?;
+            let mut update = p.m.div(&(p.v.sqrt()? + c.eps)?)?;
+            if p.decay && c.weight_decay > 0.0 {
+                update = (update + (&w * c.weight_decay)?)?;
+            }
+            let new = (w - (update * lr)?)?;
+            p.var.set(&new.to_dtype(p.var.dtype())?)?;
+        }
+        self.step += 1;
+        Ok(lr)
+    }
+
+    /// Writes the moments and the step to a safetensors file (atomically).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let mut t = HashMap::new();
+        for p in &self.params {
+            t.insert(format!("m.{}", p.name), p.m.to_device(&Device::Cpu)?);
+            t.insert(format!("v.{}", p.name), p.v.to_device(&Device::Cpu)?);
+        }
+        t.insert("step".into(), Tensor::new(&[self.step as i64], &Device::Cpu)?);
+        tinybert_model::weights::write_safetensors(&t, path)?;
+        Ok(())
+    }
+
+    /// Restores the state written by [`BertAdam::save`]; every parameter must be present.
+    pub fn load(&mut self, path: &Path) -> Result<()> {
+        let t = tinybert_model::weights::read_safetensors(path)?;
+        let bad = |msg: String| Error::File { path: path.to_path_buf(), msg };
+        for p in &mut self.params {
+            let dev = p.var.device();
+            let get = |k: String| -> Result<Tensor> {
+                let x = t.get(&k).ok_or_else(|| bad(format!("optimizer state has no `{k}`")))?;
+                if x.dims() != p.var.dims() {
+                    return Err(bad(format!("`{k}` has shape {:?}, the parameter {:?}", x.dims(), p.var.dims())));
+                }
+                Ok(x.to_device(dev)?)
+            };
+            p.m = get(format!("m.{}", p.name))?;
+            p.v = get(format!("v.{}", p.name))?;
+        }
+        let step = t.get("step").ok_or_else(|| bad("optimizer state has no `step`".into()))?;
+        self.step = step.to_vec1::<i64>()?.first().copied().unwrap_or(0) as usize;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warmup_linear_rises_then_decays_to_zero() {
+        assert_eq!(warmup_linear(0.0, 0.1), 0.0);
+        assert!((warmup_linear(0.05, 0.1) - 0.5).abs() < 1e-12);
+        assert!((warmup_linear(0.1, 0.1) - 1.0).abs() < 1e-12);
+        assert!((warmup_linear(0.55, 0.1) - 0.5).abs() < 1e-12);
+        assert_eq!(warmup_linear(1.2, 0.1), 0.0);
+    }
+
+    #[test]
+    fn bias_and_layer_norm_parameters_get_no_weight_decay() {
+        assert!(decays("encoder.layer.0.attention.self.query.weight"));
+        assert!(!decays("encoder.layer.0.attention.self.query.bias"));
+        assert!(!decays("embeddings.LayerNorm.weight"));
+    }
+
+    #[test]
+    fn one_step_without_bias_correction_and_with_clipping_matches_the_formula() {
+        let dev = Device::Cpu;
+        let w = Var::from_slice(&[1.0f32, -2.0], 2, &dev).unwrap();
+        let loss = (w.as_tensor() * 3.0).unwrap().sum_all().unwrap(); // grad = [3, 3]
+        let grads = loss.backward().unwrap();
+        let cfg = BertAdamConfig { lr: 0.1, schedule: Schedule::Constant, ..Default::default() };
+        let mut opt = BertAdam::new(vec![("w".into(), w.clone())], cfg, 10).unwrap();
+        opt.step(&grads).unwrap();
+        // clipped g = 3/(sqrt(18)+1e-6) each; m = 0.1 g, v = 0.001 g^2 -> m/sqrt(v) = 0.1/sqrt(0.001)
+        let g = 3.0 / (18f64.sqrt() + 1e-6);
+        let step = (0.1 * g) / ((0.001 * g * g).sqrt() + 1e-6);
+        let got: Vec<f32> = w.as_tensor().to_vec1().unwrap();
+        let want = [1.0 - 0.1 * (step + 0.01 * 1.0), -2.0 - 0.1 * (step + 0.01 * -2.0)];
+        for (a, b) in got.iter().zip(want) {
+            assert!((*a as f64 - b).abs() < 1e-6, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn state_round_trips_through_a_file() {
+        let dev = Device::Cpu;
+        let w = Var::from_slice(&[1.0f32, 2.0], 2, &dev).unwrap();
+        let grads = w.as_tensor().sqr().unwrap().sum_all().unwrap().backward().unwrap();
+        let mut a = BertAdam::new(vec![("w".into(), w.clone())], BertAdamConfig::default(), 10).unwrap();
+        a.step(&grads).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("optimizer.safetensors");
+        a.save(&path).unwrap();
+        let mut b = BertAdam::new(vec![("w".into(), w.clone())], BertAdamConfig::default(), 10).unwrap();
+        b.load(&path).unwrap();
+        assert_eq!(b.step_count(), 1);
+        assert_eq!(b.current_lr(), a.current_lr());
+        let mut c = BertAdam::new(vec![("other".into(), w)], BertAdamConfig::default(), 10).unwrap();
+        let err = c.load(&path).unwrap_err().to_string();
+        assert!(err.contains("m.other") && err.contains("optimizer.safetensors"), "{err}");
+    }
+}

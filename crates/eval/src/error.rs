@@ -1,0 +1,118 @@
+//! The eval crate's one error type: every variant names the input, file or key at fault.
+
+use std::path::PathBuf;
+
+/// Errors from metrics, run folders, the paper's tables and report rendering.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Predictions and labels (or the two sides of a correlation) differ in length.
+    #[error("{metric}: {left} predictions but {right} labels")]
+    LengthMismatch {
+        metric: &'static str,
+        left: usize,
+        right: usize,
+    },
+    /// A metric was asked for on zero examples.
+    #[error("{metric}: no examples")]
+    Empty { metric: &'static str },
+    /// F1 with positive class 1 got a class id other than 0 or 1.
+    #[error("{metric}: {side}[{index}] = {value}, but the metric needs binary classes 0/1")]
+    NotBinary {
+        metric: &'static str,
+        side: &'static str,
+        index: usize,
+        value: u32,
+    },
+    /// A regression value was NaN or infinite.
+    #[error("{metric}: {side}[{index}] = {value} is not finite")]
+    NonFinite {
+        metric: &'static str,
+        side: &'static str,
+        index: usize,
+        value: f64,
+    },
+    /// A task name that is not one of the GLUE tasks.
+    #[error(
+        "unknown GLUE task `{name}` (known: CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI)"
+    )]
+    UnknownTask { name: String },
+    /// Classification metrics asked of a regression task or the reverse.
+    #[error("task {task} is {actual}, not {requested}")]
+    WrongTaskKind {
+        task: &'static str,
+        actual: &'static str,
+        requested: &'static str,
+    },
+    /// A score needs a metric the scores do not carry.
+    #[error("{context}: task {task} needs `{metric}`, which is missing")]
+    MissingMetric {
+        context: String,
+        task: &'static str,
+        metric: &'static str,
+    },
+    /// A column name that is not one of the GLUE table columns.
+    #[error("unknown GLUE column `{name}` (known: {known})")]
+    UnknownColumn { name: String, known: String },
+    /// The GLUE average was given a column twice or not at all.
+    #[error("GLUE average: column {column} is {problem}")]
+    AverageColumns {
+        column: &'static str,
+        problem: &'static str,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A JSON file or JSON Lines record did not parse or did not match the contract.
+    #[error("{path}{}: {source}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Json {
+        path: PathBuf,
+        line: Option<usize>,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A TOML file did not parse or did not match its schema.
+    #[error("{path}: {source}")]
+    Toml {
+        path: PathBuf,
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    /// A file parsed but its content is inconsistent; `key` says where.
+    #[error("{path}: {key}: {message}")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+    /// Drawing an SVG chart failed.
+    #[error("chart {path}: {message}")]
+    Chart { path: PathBuf, message: String },
+}
+
+/// Result alias of the eval crate.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn invalid(
+        path: impl Into<PathBuf>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Invalid {
+            path: path.into(),
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! The report model: paper rows and our rows with per-column scores, averages and the share of
+//! the teacher's score each row retains.
+
+use std::path::Path;
+
+use super::charts::{dev_curve_charts, size_charts, Chart};
+use super::layout::Layout;
+use super::spec::{ReportSpec, RowSpec};
+use crate::error::{Error, Result};
+use crate::glue::{EvalSet, GlueColumn};
+use crate::paper::PaperNumbers;
+use crate::run::Run;
+use crate::task::Convention;
+
+/// Where a row's numbers come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The paper (SPEC §8).
+    Paper,
+    /// Our run folders.
+    Ours,
+}
+
+/// Share of the teacher's score a row keeps: Σ row cells / Σ teacher cells × 100 over the
+/// `columns` columns both rows have, of `of` columns in the table.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Retained {
+    pub percent: f64,
+    pub columns: usize,
+    pub of: usize,
+}
+
+/// One run behind one of our rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunInfo {
+    /// Path as shown (relative to the spec's folder).
+    pub path: String,
+    /// Canonical task name.
+    pub task: String,
+    /// Step of the kept checkpoint, if the summary has it.
+    pub step: Option<u64>,
+    /// Dev selection score, percent.
+    pub score: f64,
+}
+
+/// One table row. Scores are percentages; `None` is "no result".
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportRow {
+    pub source: Source,
+    pub label: String,
+    pub teacher: bool,
+    /// Parameter count.
+    pub params: Option<f64>,
+    pub speedup: Option<f64>,
+    /// One per layout column.
+    pub cells: Vec<Option<f64>>,
+    /// Paper rows: the printed average; ours: the mean of the cells when all are present.
+    pub avg: Option<f64>,
+    pub retained: Option<Retained>,
+    /// Ours only: the runs the row was read from.
+    pub runs: Vec<RunInfo>,
+}
+
+/// A report ready to render.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    pub title: String,
+    pub layout: Layout,
+    /// Split of the paper's numbers (`test` for Table 1, `dev` for the ablations).
+    pub paper_split: String,
+    /// Paper rows first (when included), then ours.
+    pub rows: Vec<ReportRow>,
+    /// Charts to draw (empty when the spec turns charts off).
+    pub charts: Vec<Chart>,
+}
+
+impl Report {
+    /// Column headers of the layout.
+    pub fn columns(&self) -> Vec<&'static str> {
+        self.layout.columns().iter().map(|c| c.name).collect()
+    }
+}
+
+/// Reads every run of `spec` and assembles the report.
+pub fn build_report(spec: &ReportSpec) -> Result<Report> {
+    let paper = PaperNumbers::load()?;
+    let table = spec.layout.paper_table(&paper);
+    let columns = spec.layout.columns();
+    let mut rows = Vec::new();
+    if spec.include_paper {
+        let mut paper_rows = Vec::new();
+        for id in spec.layout.paper_row_ids() {
+            let row = table
+                .row(id)
+                .ok_or_else(|| Error::invalid("crates/eval/data/paper.toml", *id, "row missing"))?;
+            paper_rows.push(ReportRow {
+                source: Source::Paper,
+                label: row.label.clone(),
+                teacher: row.teacher,
+                params: row.params_m.map(|m| m * 1e6),
+                speedup: row.speedup,
+                cells: columns.iter().map(|c| table.score(row, c.name)).collect(),
+                avg: Some(row.avg),
+                retained: None,
+                runs: Vec::new(),
+            });
+        }
+        fill_retained(&mut paper_rows);
+        rows.extend(paper_rows);
+    }
+    let mut ours = Vec::new();
+    let mut loaded = Vec::new();
+    for (i, row_spec) in spec.rows.iter().enumerate() {
+        let runs = row_spec
+            .runs
+            .iter()
+            .map(|dir| Run::load(dir))
+            .collect::<Result<Vec<_>>>()?;
+        ours.push(our_row(spec, i, row_spec, &runs, columns)?);
+        loaded.push((row_spec.label.clone(), runs));
+    }
+    fill_retained(&mut ours);
+    rows.extend(ours);
+    let charts = if spec.charts {
+        let mut charts = dev_curve_charts(&loaded, columns)?;
+        if spec.layout.has_size_columns() {
+            charts.extend(size_charts(&rows, columns, &table.split));
+        }
+        charts
+    } else {
+        Vec::new()
+    };
+    Ok(Report {
+        title: spec.title.clone(),
+        layout: spec.layout,
+        paper_split: table.split.clone(),
+        rows,
+        charts,
+    })
+}
+
+fn our_row(
+    spec: &ReportSpec,
+    index: usize,
+    row: &RowSpec,
+    runs: &[Run],
+    columns: &[GlueColumn],
+) -> Result<ReportRow> {
+    let key = format!("rows[{index}] ({})", row.label);
+    let mut infos = Vec::new();
+    let mut tasks: Vec<(&str, &Run)> = Vec::new();
+    for run in runs {
+        let info = run.summary.task_info()?;
+        let shown = spec.display_path(&run.dir);
+        if let Some((_, other)) = tasks.iter().find(|(t, _)| *t == info.name) {
+            return Err(Error::invalid(
+                &spec.origin,
+                format!("{key}.runs"),
+                format!(
+                    "{} and {shown} are both {}",
+                    spec.display_path(&other.dir),
+                    info.name
+                ),
+            ));
+        }
+        tasks.push((info.name, run));
+        if !columns.iter().any(|c| c.task.name == info.name) {
+            tracing::warn!(
+                "{}: task {} is not a column of {}; not shown",
+                shown,
+                info.name,
+                spec.layout.name()
+            );
+        }
+        infos.push(RunInfo {
+            path: shown,
+            task: info.name.to_string(),
+            step: run.summary.step,
+            score: run.summary.dev.score * 100.0,
+        });
+    }
+    let mut cells = Vec::with_capacity(columns.len());
+    for c in columns {
+        let run = tasks
+            .iter()
+            .find(|(t, _)| *t == c.task.name)
+            .map(|(_, r)| r);
+        let scores = run.and_then(|r| match c.set {
+            EvalSet::Main => Some(&r.summary.dev),
+            EvalSet::Mismatched => r.summary.dev_mismatched.as_ref(),
+        });
+        let cell = match scores {
+            Some(s) => Some(c.task.score(s, Convention::Paper)? * 100.0),
+            None => None,
+        };
+        cells.push(cell);
+    }
+    let avg = if cells.iter().all(Option::is_some) {
+        Some(cells.iter().flatten().sum::<f64>() / cells.len() as f64)
+    } else {
+        None
+    };
+    Ok(ReportRow {
+        source: Source::Ours,
+        label: row.label.clone(),
+        teacher: row.teacher,
+        params: row_params(runs),
+        speedup: row.speedup.or_else(|| row_speedup(runs)),
+        cells,
+        avg,
+        retained: None,
+        runs: infos,
+    })
+}
+
+/// The largest parameter count among the runs (task heads differ by a few hundred
+/// parameters); a warning when they differ by more than 1%.
+fn row_params(runs: &[Run]) -> Option<f64> {
+    let counts: Vec<f64> = runs.iter().map(|r| r.summary.params as f64).collect();
+    let max = counts
+        .iter()
+        .copied()
+        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))?;
+    let min = counts.iter().copied().fold(max, f64::min);
+    if max > 0.0 && (max - min) / max > 0.01 {
+        tracing::warn!("runs of one row differ in parameter count: {min} to {max}");
+    }
+    Some(max)
+}
+
+fn row_speedup(runs: &[Run]) -> Option<f64> {
+    let found: Vec<(f64, &Path)> = runs
+        .iter()
+        .filter_map(|r| r.summary.speedup.map(|s| (s, r.dir.as_path())))
+        .collect();
+    let (first, _) = *found.first()?;
+    if let Some((other, dir)) = found.iter().find(|(s, _)| (s - first).abs() > 1e-9) {
+        tracing::warn!(
+            "{}: speed-up {other} differs from the row's first run ({first})",
+            dir.display()
+        );
+    }
+    Some(first)
+}
+
+/// Sets `retained` of every row against the teacher among `rows`, if there is one.
+fn fill_retained(rows: &mut [ReportRow]) {
+    let Some(teacher) = rows.iter().find(|r| r.teacher).map(|r| r.cells.clone()) else {
+        return;
+    };
+    for row in rows.iter_mut() {
+        row.retained = retained(&row.cells, &teacher);
+    }
+}
+
+/// Σ row / Σ teacher × 100 over the columns both have; `None` when none are shared or the
+/// teacher's sum is not positive.
+fn retained(cells: &[Option<f64>], teacher: &[Option<f64>]) -> Option<Retained> {
+    let (mut sum, mut sum_teacher, mut n) = (0.0, 0.0, 0);
+    for (c, t) in cells.iter().zip(teacher) {
+        if let (Some(c), Some(t)) = (c, t) {
+            sum += c;
+            sum_teacher += t;
+            n += 1;
+        }
+    }
+    if n == 0 || sum_teacher <= 0.0 {
+        return None;
+    }
+    Some(Retained {
+        percent: sum / sum_teacher * 100.0,
+        columns: n,
+        of: cells.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paper_only(layout: Layout) -> ReportSpec {
+        ReportSpec {
+            title: "t".into(),
+            layout,
+            include_paper: true,
+            charts: false,
+            rows: Vec::new(),
+            origin: "test".into(),
+            base: None,
+        }
+    }
+
+    #[test]
+    fn retained_uses_only_columns_both_rows_have() {
+        let r = retained(
+            &[Some(60.0), None, Some(80.0)],
+            &[Some(80.0), Some(90.0), Some(80.0)],
+        )
+        .unwrap();
+        assert!((r.percent - 140.0 / 160.0 * 100.0).abs() < 1e-12);
+        assert_eq!((r.columns, r.of), (2, 3));
+        assert_eq!(retained(&[None, Some(1.0)], &[Some(1.0), None]), None);
+        assert_eq!(retained(&[Some(1.0)], &[Some(0.0)]), None);
+    }
+
+    #[test]
+    fn paper_table1_rows_retain_their_share_of_bert_base() {
+        let spec = paper_only(Layout::Table1);
+        let report = build_report(&spec).unwrap();
+        let t4 = report
+            .rows
+            .iter()
+            .find(|r| r.label == "TinyBERT-4")
+            .unwrap();
+        // (82.5+81.8+71.3+87.7+92.6+44.1+80.4+86.4+66.6) / (83.9+...+67.0) = 693.4 / 715.2
+        let r = t4.retained.unwrap();
+        assert!((r.percent - 693.4 / 715.2 * 100.0).abs() < 1e-9);
+        assert_eq!((r.columns, r.of), (9, 9));
+        assert_eq!(t4.params, Some(14.5e6));
+    }
+
+    #[test]
+    fn ablation_paper_rows_have_no_teacher_so_no_retained() {
+        let spec = paper_only(Layout::AblationMapping);
+        let report = build_report(&spec).unwrap();
+        let labels: Vec<&str> = report.rows.iter().map(|r| r.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            ["full (uniform mapping)", "top mapping", "bottom mapping"]
+        );
+        assert!(report.rows.iter().all(|r| r.retained.is_none()));
+    }
+}

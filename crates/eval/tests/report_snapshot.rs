@@ -1,0 +1,152 @@
+//! Reports rendered from the example run folders in `fixtures/runs`, compared with the
+//! committed Markdown in `snapshots/`. After an intended change, regenerate the snapshots with
+//! `TINYBERT_UPDATE_SNAPSHOTS=1 cargo test -p tinybert-eval --test report_snapshot` and review
+//! the diff.
+
+use std::path::{Path, PathBuf};
+
+use tinybert_eval::report::{build_report, render_csv, render_markdown, REPORT_MD};
+use tinybert_eval::{write_report, Layout, ReportSpec};
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(rel)
+}
+
+fn assert_snapshot(name: &str, actual: &str) {
+    let path = fixture(&format!("snapshots/{name}"));
+    if std::env::var_os("TINYBERT_UPDATE_SNAPSHOTS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (set TINYBERT_UPDATE_SNAPSHOTS=1)", path.display()));
+    assert!(
+        expected == actual,
+        "{} differs from the rendered report:\n--- expected\n{expected}\n--- actual\n{actual}",
+        path.display()
+    );
+}
+
+#[test]
+fn table1_report_matches_snapshot() {
+    let spec = ReportSpec::load(&fixture("fixtures/report/REPORT.toml")).unwrap();
+    let report = build_report(&spec).unwrap();
+    assert_snapshot("table1.md", &render_markdown(&report));
+}
+
+#[test]
+fn ablation_report_matches_snapshot() {
+    let spec = ReportSpec::load(&fixture("fixtures/report/ABLATION.toml")).unwrap();
+    let report = build_report(&spec).unwrap();
+    assert!(report.charts.is_empty(), "charts = false");
+    assert_snapshot("ablation_mapping.md", &render_markdown(&report));
+}
+
+#[test]
+fn csv_has_full_precision_and_empty_missing_fields() {
+    let spec = ReportSpec::load(&fixture("fixtures/report/REPORT.toml")).unwrap();
+    let csv = render_csv(&build_report(&spec).unwrap());
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "source,split,label,teacher,params,speedup,MNLI-m,MNLI-mm,QQP,QNLI,SST-2,CoLA,STS-B,\
+         MRPC,RTE,avg,retained_pct,retained_columns"
+    );
+    assert_eq!(lines.len(), 1 + 5 + 2);
+    assert!(lines[1].starts_with("paper,test,BERT-base (teacher),true,109000000,1,83.9,"));
+    let teacher_f1 = 510.0 / 567.0 * 100.0;
+    let teacher_acc = 184.0 / 277.0 * 100.0;
+    assert_eq!(
+        lines[6],
+        format!(
+            "ours,dev,MiniLM-L6 teacher,true,22713986,1,,,,,,,,{teacher_f1},{teacher_acc},,100,2"
+        )
+    );
+}
+
+#[test]
+fn write_report_writes_markdown_csv_and_charts() {
+    let out = tempfile::tempdir().unwrap();
+    let spec = ReportSpec::load(&fixture("fixtures/report/REPORT.toml")).unwrap();
+    let written = write_report(&spec, out.path()).unwrap();
+    let names: Vec<String> = written
+        .iter()
+        .map(|p| p.strip_prefix(out.path()).unwrap().display().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "report.md",
+            "report.csv",
+            "charts/dev_MNLI.svg",
+            "charts/dev_MRPC.svg",
+            "charts/dev_RTE.svg",
+            "charts/score_vs_params.svg",
+            "charts/score_vs_speedup.svg",
+        ]
+    );
+    let md = std::fs::read_to_string(out.path().join(REPORT_MD)).unwrap();
+    for chart in &names[2..] {
+        assert!(md.contains(&format!("]({chart})")), "report links {chart}");
+    }
+    let rte = std::fs::read_to_string(out.path().join("charts/dev_RTE.svg")).unwrap();
+    assert!(rte.contains("\nMiniLM-L6 teacher\n") && rte.contains("\nTinyBERT 3L-384\n"));
+    let params = std::fs::read_to_string(out.path().join("charts/score_vs_params.svg")).unwrap();
+    assert!(params.contains("\nours: RTE (dev)\n") && params.contains("\npaper: avg (test)\n"));
+}
+
+#[test]
+fn runs_folder_gives_one_row_per_model() {
+    let spec = ReportSpec::from_runs(
+        &[fixture("fixtures/runs")],
+        Layout::Table1,
+        Some("MiniLM-L6 teacher"),
+        None,
+    )
+    .unwrap();
+    let report = build_report(&spec).unwrap();
+    let ours: Vec<(&str, usize)> = report
+        .rows
+        .iter()
+        .filter(|r| !r.runs.is_empty())
+        .map(|r| (r.label.as_str(), r.runs.len()))
+        .collect();
+    assert_eq!(ours, [("TinyBERT 3L-384", 3), ("MiniLM-L6 teacher", 2)]);
+    let student = &report.rows[5];
+    // MNLI-m, MNLI-mm from one run; MRPC F1; RTE accuracy; the rest missing.
+    let shown: Vec<String> = student
+        .cells
+        .iter()
+        .map(|c| c.map_or("–".into(), |v| format!("{v:.2}")))
+        .collect();
+    assert_eq!(
+        shown,
+        ["77.12", "77.98", "–", "–", "–", "–", "–", "87.12", "61.37"]
+    );
+    assert_eq!(student.avg, None, "no average over missing columns");
+}
+
+#[test]
+fn two_runs_of_one_task_in_a_row_is_an_error_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec_path = dir.path().join("REPORT.toml");
+    let runs = fixture("fixtures/runs");
+    std::fs::write(
+        &spec_path,
+        format!(
+            "[[rows]]\nlabel = \"x\"\nruns = [{:?}, {:?}]\n",
+            runs.join("teacher-rte"),
+            runs.join("student-rte")
+        ),
+    )
+    .unwrap();
+    let spec = ReportSpec::load(&spec_path).unwrap();
+    let err = build_report(&spec).unwrap_err().to_string();
+    assert!(
+        err.contains("rows[0] (x).runs") && err.contains("teacher-rte") && err.contains("RTE"),
+        "{err}"
+    );
+}

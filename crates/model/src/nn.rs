@@ -1,0 +1,190 @@
+//! Differentiable building blocks: linear layers with BERT initialisation, a composed LayerNorm
+//! (candle's fused one has no backward pass), seeded dropout, and activations.
+
+use candle_core::{DType, Module, Result, Tensor, D};
+use candle_nn::{Init, VarBuilder};
+use rand::{Rng, SeedableRng};
+use std::sync::Mutex;
+
+/// BERT's initialisation of dense and embedding weights: N(0, 0.02).
+pub fn bert_init(std: f64) -> Init {
+    Init::Randn {
+        mean: 0.0,
+        stdev: std,
+    }
+}
+
+/// `y = x W^T + b` with HF names `weight` [out, in] and `bias` [out].
+#[derive(Debug, Clone)]
+pub struct Linear {
+    pub weight: Tensor,
+    pub bias: Tensor,
+}
+
+impl Linear {
+    /// Loads (or initialises: N(0, std) weight, zero bias) a linear layer.
+    pub fn load(vb: VarBuilder, in_dim: usize, out_dim: usize, std: f64) -> Result<Self> {
+        let weight = vb.get_with_hints((out_dim, in_dim), "weight", bert_init(std))?;
+        let bias = vb.get_with_hints(out_dim, "bias", Init::Const(0.0))?;
+        Ok(Self { weight, bias })
+    }
+}
+
+impl Module for Linear {
+    /// # Shapes
+    /// `x`: [..., in] -> [..., out]
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let w = self.weight.t()?;
+        let y = match x.dims() {
+            [b, s, k] => x.reshape((b * s, *k))?.matmul(&w)?.reshape((*b, *s, ()))?,
+            _ => x.matmul(&w)?,
+        };
+        y.broadcast_add(&self.bias)
+    }
+}
+
+/// LayerNorm over the last dimension, composed of differentiable primitives.
+#[derive(Debug, Clone)]
+pub struct LayerNorm {
+    pub weight: Tensor,
+    pub bias: Tensor,
+    pub eps: f64,
+}
+
+impl LayerNorm {
+    /// Loads `weight`/`bias` (old checkpoints' `gamma`/`beta` are renamed on load).
+    pub fn load(vb: VarBuilder, dim: usize, eps: f64) -> Result<Self> {
+        let weight = vb.get_with_hints(dim, "weight", Init::Const(1.0))?;
+        let bias = vb.get_with_hints(dim, "bias", Init::Const(0.0))?;
+        Ok(Self { weight, bias, eps })
+    }
+}
+
+impl Module for LayerNorm {
+    /// # Shapes
+    /// `x`: [..., dim] -> [..., dim]
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let dtype = x.dtype();
+        let x = x.to_dtype(DType::F32)?;
+        let mean = x.mean_keepdim(D::Minus1)?;
+        let centered = x.broadcast_sub(&mean)?;
+        let var = centered.sqr()?.mean_keepdim(D::Minus1)?;
+        let normed = centered.broadcast_div(&(var + self.eps)?.sqrt()?)?;
+        normed
+            .to_dtype(dtype)?
+            .broadcast_mul(&self.weight)?
+            .broadcast_add(&self.bias)
+    }
+}
+
+/// The activation named by `hidden_act`.
+pub fn activation(name: &str, x: &Tensor) -> Result<Tensor> {
+    match name {
+        "gelu" => x.gelu_erf(),
+        "gelu_new" => x.gelu(),
+        "relu" => x.relu(),
+        other => candle_core::bail!("unsupported hidden_act `{other}`"),
+    }
+}
+
+/// Seeded inverted dropout. Masks are drawn from one RNG owned by the model, so a training run
+/// reseeded with [`DropoutRng::reseed`] draws the same masks again (exact resume).
+#[derive(Debug)]
+pub struct DropoutRng {
+    rng: Mutex<rand::rngs::StdRng>,
+}
+
+impl Default for DropoutRng {
+    fn default() -> Self {
+        Self::new(0)
+    }
+}
+
+impl DropoutRng {
+    pub fn new(seed: u64) -> Self {
+        Self {
+            rng: Mutex::new(rand::rngs::StdRng::seed_from_u64(seed)),
+        }
+    }
+
+    /// Restarts the mask stream from `seed`.
+    pub fn reseed(&self, seed: u64) {
+        *self.rng.lock().expect("dropout rng poisoned") = rand::rngs::StdRng::seed_from_u64(seed);
+    }
+
+    /// Zeroes each entry with probability `p` and scales the rest by 1/(1-p).
+    pub fn apply(&self, x: &Tensor, p: f64) -> Result<Tensor> {
+        if p <= 0.0 {
+            return Ok(x.clone());
+        }
+        let n = x.elem_count();
+        let scale = (1.0 / (1.0 - p)) as f32;
+        let mask: Vec<f32> = {
+            let mut rng = self.rng.lock().expect("dropout rng poisoned");
+            (0..n)
+                .map(|_| if rng.random::<f64>() < p { 0.0 } else { scale })
+                .collect()
+        };
+        let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
+        x.mul(&mask)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    #[test]
+    fn layer_norm_matches_the_definition_and_passes_gradients_to_its_input() {
+        let dev = Device::Cpu;
+        let x = Var::from_vec(vec![1f32, 2., 4., -1., 0., 3.], (2, 3), &dev).unwrap();
+        let ln = LayerNorm {
+            weight: Tensor::new(&[1f32, 2., 0.5], &dev).unwrap(),
+            bias: Tensor::new(&[0f32, 1., -1.], &dev).unwrap(),
+            eps: 1e-12,
+        };
+        let y = ln.forward(x.as_tensor()).unwrap();
+        let row: Vec<f32> = y.get(0).unwrap().to_vec1().unwrap();
+        let (m, v) = (
+            7.0f32 / 3.0,
+            ((1.0f32 - 7. / 3.).powi(2) + (2.0f32 - 7. / 3.).powi(2) + (4.0f32 - 7. / 3.).powi(2))
+                / 3.0,
+        );
+        let want = [
+            (1. - m) / v.sqrt(),
+            2. * (2. - m) / v.sqrt() + 1.,
+            0.5 * (4. - m) / v.sqrt() - 1.,
+        ];
+        for (a, b) in row.iter().zip(want) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
+        let grads = (y.sqr().unwrap().sum_all().unwrap()).backward().unwrap();
+        let g = grads
+            .get(x.as_tensor())
+            .expect("LayerNorm input must get a gradient");
+        assert!(
+            g.abs()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
+                > 0.0
+        );
+    }
+
+    #[test]
+    fn dropout_is_reproducible_after_reseeding_and_keeps_the_expectation() {
+        let x = Tensor::ones((1000,), DType::F32, &Device::Cpu).unwrap();
+        let rng = DropoutRng::new(7);
+        let a: Vec<f32> = rng.apply(&x, 0.1).unwrap().to_vec1().unwrap();
+        rng.reseed(7);
+        let b: Vec<f32> = rng.apply(&x, 0.1).unwrap().to_vec1().unwrap();
+        assert_eq!(a, b);
+        let zeros = a.iter().filter(|v| **v == 0.0).count();
+        assert!((50..150).contains(&zeros), "{zeros} zeros of 1000 at p=0.1");
+        let mean: f32 = a.iter().sum::<f32>() / 1000.0;
+        assert!((mean - 1.0).abs() < 0.05);
+    }
+}

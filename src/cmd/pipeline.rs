@@ -1,0 +1,110 @@
+//! `tinybert run | status | dag`: run a pipeline file's stale stages, show what is stale, draw
+//! the stage graph (see `crate::pipeline`).
+
+use crate::pipeline::kinds;
+use crate::pipeline::runner::{self, RunOptions, Status};
+use crate::pipeline::spec::Pipeline;
+use crate::pipeline::ui::{self, Ui};
+use crate::GlobalArgs;
+use anyhow::{bail, Result};
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Run a pipeline file's stale stages (or the named ones, with their stale upstream stages),
+/// recording each success in the lock file next to it.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Pipeline file (TOML); the lock file `NAME.lock` is written next to it.
+    pub file: PathBuf,
+    /// Stages to run, with their stale upstream stages; the name of a `foreach` stage selects
+    /// all its instances (`finetune` = `finetune@SST-2`, ...). Default: every stage.
+    pub stages: Vec<String>,
+    /// Run only the named stages, not their upstream stages.
+    #[arg(long, requires = "stages")]
+    pub single: bool,
+    /// Run even when up to date: the named stages, or every stage when none is named.
+    #[arg(long)]
+    pub force: bool,
+    /// Show which stages would run and why; run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// After a failure, go on with the stages that do not depend on the failed one.
+    #[arg(long)]
+    pub keep_going: bool,
+    /// Override a `[params]` value (`-p lr=2e-5`, `-p task_distill.lr=2e-5`, `-p tasks=RTE,MRPC`).
+    #[arg(short = 'p', long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+}
+
+/// Show each stage of a pipeline file: up to date, or stale and why.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Pipeline file (TOML).
+    pub file: PathBuf,
+    /// Override a `[params]` value, as for `run`.
+    #[arg(short = 'p', long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+}
+
+/// Print a pipeline file's stage graph (text, or a Mermaid flowchart).
+#[derive(Debug, Args)]
+pub struct DagArgs {
+    /// Pipeline file (TOML).
+    pub file: PathBuf,
+    /// Print a Mermaid flowchart instead of text.
+    #[arg(long)]
+    pub mermaid: bool,
+    /// Override a `[params]` value, as for `run`.
+    #[arg(short = 'p', long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+}
+
+/// Runs the stale stages (or the named ones), then prints the summary table.
+pub fn run(a: RunArgs, g: &GlobalArgs) -> Result<()> {
+    let registry = kinds::registry();
+    let p = Pipeline::load(&a.file, &a.params, &registry)?;
+    let ui = Ui::new(g.quiet);
+    if let Some(d) = &p.description {
+        ui.line(&format!("{}: {d}", a.file.display()));
+    }
+    let opts = RunOptions {
+        targets: a.stages,
+        single: a.single,
+        force: a.force,
+        dry_run: a.dry_run,
+        keep_going: a.keep_going,
+    };
+    let started = Instant::now();
+    let outcomes = runner::run(&p, &registry, &opts, &ui, &g.device)?;
+    print!("{}", ui::summary_table(&outcomes, started.elapsed()));
+    let failed = outcomes
+        .iter()
+        .filter(|o| matches!(o.status, Status::Failed(_)))
+        .count();
+    if failed > 0 {
+        bail!(
+            "{failed} stage(s) failed; {} records only the stages that finished",
+            crate::pipeline::lock::Lock::path_for(&p.file).display()
+        );
+    }
+    Ok(())
+}
+
+/// Prints each stage: up to date, or stale and why.
+pub fn status(a: StatusArgs, _g: &GlobalArgs) -> Result<()> {
+    let p = Pipeline::load(&a.file, &a.params, &kinds::registry())?;
+    print!("{}", ui::status_table(&runner::status(&p)?));
+    Ok(())
+}
+
+/// Prints the stage graph.
+pub fn dag(a: DagArgs, _g: &GlobalArgs) -> Result<()> {
+    let p = Pipeline::load(&a.file, &a.params, &kinds::registry())?;
+    if a.mermaid {
+        print!("{}", p.graph.mermaid(&p.stages));
+    } else {
+        print!("{}", p.graph.text(&p.stages));
+    }
+    Ok(())
+}

@@ -1,0 +1,89 @@
+//! `tinybert`: TinyBERT knowledge distillation (Jiao et al., 2020) from the command line.
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod device;
+mod pipeline;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// TinyBERT knowledge distillation: data, models, distillation, GLUE evaluation, reports.
+#[derive(Debug, Parser)]
+#[command(name = "tinybert", version, about, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalArgs {
+    /// Compute device: `cpu`, `cuda` or `cuda:N`.
+    #[arg(long, global = true, default_value = "cpu")]
+    pub device: String,
+    /// More log output (-v: debug, -vv: trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only warnings and errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect, run and create BERT models (HF folders).
+    #[command(subcommand)]
+    Model(cmd::model::ModelCommand),
+    /// Corpus and GLUE files into tokenised Parquet datasets.
+    #[command(subcommand)]
+    Data(cmd::data::DataCommand),
+    /// Benchmarks against the PyTorch reference (results written to a file).
+    #[command(subcommand)]
+    Bench(cmd::bench::BenchCommand),
+    /// Run a pipeline file's stale stages (or the named ones), recording them in its lock file.
+    Run(cmd::pipeline::RunArgs),
+    /// Show each stage of a pipeline file: up to date, or stale and why.
+    Status(cmd::pipeline::StatusArgs),
+    /// Print a pipeline file's stage graph (text or `--mermaid`).
+    Dag(cmd::pipeline::DagArgs),
+    /// Render the paper's tables with our runs beside them: Markdown, CSV and SVG charts.
+    Report(cmd::report::ReportArgs),
+}
+
+fn init_logging(g: &GlobalArgs) {
+    let level = match (g.quiet, g.verbose) {
+        (true, _) => "warn",
+        (false, 0) => "info",
+        (false, 1) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TINYBERT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn main() {
+    let cli = Cli::parse();
+    init_logging(&cli.global);
+    let result = match cli.command {
+        Command::Model(c) => cmd::model::run(c, &cli.global),
+        Command::Data(c) => cmd::data::run(c, &cli.global),
+        Command::Bench(c) => cmd::bench::run(c, &cli.global),
+        Command::Run(c) => cmd::pipeline::run(c, &cli.global),
+        Command::Status(c) => cmd::pipeline::status(c, &cli.global),
+        Command::Dag(c) => cmd::pipeline::dag(c, &cli.global),
+        Command::Report(a) => cmd::report::run(a, &cli.global),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
