@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 mod cmd;
 mod device;
 mod pipeline;
+mod progress;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -41,6 +42,14 @@ enum Command {
     /// Corpus and GLUE files into tokenised Parquet datasets.
     #[command(subcommand)]
     Data(cmd::data::DataCommand),
+    /// Distillation: general (corpus), task-specific (intermediate/prediction), MLM head.
+    #[command(subcommand)]
+    Distill(cmd::distill::DistillCommand),
+    /// Fine-tune a model on a GLUE task with the ReLU classifier head.
+    Finetune(cmd::distill::FinetuneArgs),
+    /// GLUE evaluation: a model on a split, scoring prediction files, the submission zip.
+    #[command(subcommand)]
+    Eval(cmd::eval::EvalCommand),
     /// Benchmarks against the PyTorch reference (results written to a file).
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
@@ -65,7 +74,7 @@ fn init_logging(g: &GlobalArgs) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(progress::LogWriter)
         .with_target(false)
         .init();
 }
@@ -76,6 +85,9 @@ fn main() {
     let result = match cli.command {
         Command::Model(c) => cmd::model::run(c, &cli.global),
         Command::Data(c) => cmd::data::run(c, &cli.global),
+        Command::Distill(c) => cmd::distill::run(c, &cli.global),
+        Command::Finetune(a) => cmd::distill::finetune(a, &cli.global),
+        Command::Eval(c) => cmd::eval::run(c, &cli.global),
         Command::Bench(c) => cmd::bench::run(c, &cli.global),
         Command::Run(c) => cmd::pipeline::run(c, &cli.global),
         Command::Status(c) => cmd::pipeline::status(c, &cli.global),

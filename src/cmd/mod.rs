@@ -2,6 +2,8 @@
 
 pub mod bench;
 pub mod data;
+pub mod distill;
+pub mod eval;
 pub mod model;
 pub mod pipeline;
 pub mod report;

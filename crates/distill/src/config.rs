@@ -187,6 +187,9 @@ impl Default for FinetuneConfig {
 pub struct MlmHeadConfig {
     pub train: TrainConfig,
     pub mask_prob: f64,
+    /// Train the encoder too (masked-LM pre-training of a model from scratch, e.g. the
+    /// quickstart's demo teacher); by default only `cls.predictions.*` is trained.
+    pub train_encoder: bool,
 }
 
 impl Default for MlmHeadConfig {
@@ -201,6 +204,7 @@ impl Default for MlmHeadConfig {
                 ..TrainConfig::default()
             },
             mask_prob: 0.15,
+            train_encoder: false,
         }
     }
 }

@@ -55,7 +55,11 @@ fn masked_mean(sq: &Tensor, weight: &Tensor) -> Result<Tensor> {
 /// MSE between two attention-score tensors [batch, heads, seq, seq] after zeroing entries
 /// <= -100 in both. Mean over all entries (padding included, as the reference), or over real
 /// query/key pairs when `pad_mask` [batch, seq] is given.
-pub fn attention_mse(student: &Tensor, teacher: &Tensor, pad_mask: Option<&Tensor>) -> Result<Tensor> {
+pub fn attention_mse(
+    student: &Tensor,
+    teacher: &Tensor,
+    pad_mask: Option<&Tensor>,
+) -> Result<Tensor> {
     let s = zero_masked(&student.to_dtype(DType::F32)?)?;
     let t = zero_masked(&teacher.to_dtype(DType::F32)?)?;
     let sq = (s - t)?.sqr()?;
@@ -64,7 +68,9 @@ pub fn attention_mse(student: &Tensor, teacher: &Tensor, pad_mask: Option<&Tenso
         Some(m) => {
             let m = m.to_dtype(DType::F32)?;
             let (b, n) = m.dims2()?;
-            let pair = m.reshape((b, 1, n, 1))?.broadcast_mul(&m.reshape((b, 1, 1, n))?)?;
+            let pair = m
+                .reshape((b, 1, n, 1))?
+                .broadcast_mul(&m.reshape((b, 1, 1, n))?)?;
             masked_mean(&sq, &pair)
         }
     }
@@ -87,7 +93,12 @@ pub fn hidden_mse(student: &Tensor, teacher: &Tensor, pad_mask: Option<&Tensor>)
 ///
 /// # Shapes
 /// `student`, `teacher`: [batch, classes] -> scalar
-pub fn soft_cross_entropy(student: &Tensor, teacher: &Tensor, temperature: f64, compat: Compat) -> Result<Tensor> {
+pub fn soft_cross_entropy(
+    student: &Tensor,
+    teacher: &Tensor,
+    temperature: f64,
+    compat: Compat,
+) -> Result<Tensor> {
     let s = (student.to_dtype(DType::F32)? / temperature)?;
     let t = (teacher.to_dtype(DType::F32)? / temperature)?;
     let targets = candle_nn::ops::softmax(&t, D::Minus1)?;
@@ -102,7 +113,9 @@ pub fn soft_cross_entropy(student: &Tensor, teacher: &Tensor, temperature: f64, 
 /// Mean squared error of a regression output [batch, 1] (or [batch]) against `target` [batch].
 pub fn mse(pred: &Tensor, target: &Tensor) -> Result<Tensor> {
     let p = pred.to_dtype(DType::F32)?.flatten_all()?;
-    (p - target.to_dtype(DType::F32)?.flatten_all()?)?.sqr()?.mean_all()
+    (p - target.to_dtype(DType::F32)?.flatten_all()?)?
+        .sqr()?
+        .mean_all()
 }
 
 /// The intermediate-layer terms of one batch.
@@ -134,12 +147,21 @@ pub fn intermediate_loss(
     let mut att = zero()?;
     if weights.attention != 0.0 {
         for &(s, t) in attention_pairs {
-            att = (att + attention_mse(&student.attention_scores[s], &teacher.attention_scores[t], pad_mask)?)?;
+            att = (att
+                + attention_mse(
+                    &student.attention_scores[s],
+                    &teacher.attention_scores[t],
+                    pad_mask,
+                )?)?;
         }
     }
     let (mut emb, mut layers) = (zero()?, zero()?);
     for &(s, t) in hidden_pairs {
-        let w = if s == 0 { weights.embedding } else { weights.hidden };
+        let w = if s == 0 {
+            weights.embedding
+        } else {
+            weights.hidden
+        };
         if w == 0.0 {
             continue;
         }
@@ -154,7 +176,12 @@ pub fn intermediate_loss(
     let total = ((att.clone() * weights.attention)? + (emb.clone() * weights.embedding)?)?;
     let total = (total + (layers.clone() * weights.hidden)?)?;
     let rep = (&emb + &layers)?;
-    Ok(IntermediateLoss { total, att, rep, emb })
+    Ok(IntermediateLoss {
+        total,
+        att,
+        rep,
+        emb,
+    })
 }
 
 #[cfg(test)]
@@ -205,7 +232,16 @@ mod tests {
         // Identical logits: the loss is the entropy of the teacher distribution.
         let same = scalar(soft_cross_entropy(&tt, &tt, 1.0, Compat::Paper).unwrap());
         let p = candle_nn::ops::softmax(&tt, D::Minus1).unwrap();
-        let entropy = scalar((p.clone() * p.log().unwrap()).unwrap().neg().unwrap().sum(1).unwrap().mean_all().unwrap());
+        let entropy = scalar(
+            (p.clone() * p.log().unwrap())
+                .unwrap()
+                .neg()
+                .unwrap()
+                .sum(1)
+                .unwrap()
+                .mean_all()
+                .unwrap(),
+        );
         assert!((same - entropy).abs() < 1e-6);
     }
 }

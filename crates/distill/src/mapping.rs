@@ -39,7 +39,11 @@ impl LayerMapping {
     }
 
     /// `g(m)` for m = 1..=student_layers, checked against the teacher depth.
-    pub fn teacher_layers(&self, teacher_layers: usize, student_layers: usize) -> Result<Vec<usize>> {
+    pub fn teacher_layers(
+        &self,
+        teacher_layers: usize,
+        student_layers: usize,
+    ) -> Result<Vec<usize>> {
         let (n, m) = (teacher_layers, student_layers);
         if m == 0 || m > n {
             return Err(Error::Config(format!(
@@ -71,7 +75,11 @@ impl LayerMapping {
 
     /// Pairs (student hidden state j, teacher hidden state) for j = 0..=M; j = 0 (embeddings)
     /// maps to the teacher embeddings.
-    pub fn hidden_pairs(&self, teacher_layers: usize, student_layers: usize) -> Result<Vec<(usize, usize)>> {
+    pub fn hidden_pairs(
+        &self,
+        teacher_layers: usize,
+        student_layers: usize,
+    ) -> Result<Vec<(usize, usize)>> {
         let g = self.teacher_layers(teacher_layers, student_layers)?;
         Ok(std::iter::once((0, 0))
             .chain(g.into_iter().enumerate().map(|(i, t)| (i + 1, t)))
@@ -80,7 +88,11 @@ impl LayerMapping {
 
     /// Pairs (student attention layer index, teacher attention layer index), 0-based into the
     /// `attention_scores` vectors.
-    pub fn attention_pairs(&self, teacher_layers: usize, student_layers: usize) -> Result<Vec<(usize, usize)>> {
+    pub fn attention_pairs(
+        &self,
+        teacher_layers: usize,
+        student_layers: usize,
+    ) -> Result<Vec<(usize, usize)>> {
         let g = self.teacher_layers(teacher_layers, student_layers)?;
         Ok(g.into_iter().enumerate().map(|(i, t)| (i, t - 1)).collect())
     }
@@ -94,19 +106,34 @@ mod tests {
     fn uniform_mapping_of_twelve_to_four_takes_every_third_layer() {
         let m = LayerMapping::Uniform;
         assert_eq!(m.teacher_layers(12, 4).unwrap(), [3, 6, 9, 12]);
-        assert_eq!(m.hidden_pairs(12, 4).unwrap(), [(0, 0), (1, 3), (2, 6), (3, 9), (4, 12)]);
-        assert_eq!(m.attention_pairs(12, 4).unwrap(), [(0, 2), (1, 5), (2, 8), (3, 11)]);
+        assert_eq!(
+            m.hidden_pairs(12, 4).unwrap(),
+            [(0, 0), (1, 3), (2, 6), (3, 9), (4, 12)]
+        );
+        assert_eq!(
+            m.attention_pairs(12, 4).unwrap(),
+            [(0, 2), (1, 5), (2, 8), (3, 11)]
+        );
     }
 
     #[test]
     fn top_and_bottom_mappings_follow_the_paper() {
-        assert_eq!(LayerMapping::Top.teacher_layers(12, 4).unwrap(), [9, 10, 11, 12]);
-        assert_eq!(LayerMapping::Bottom.teacher_layers(12, 4).unwrap(), [1, 2, 3, 4]);
+        assert_eq!(
+            LayerMapping::Top.teacher_layers(12, 4).unwrap(),
+            [9, 10, 11, 12]
+        );
+        assert_eq!(
+            LayerMapping::Bottom.teacher_layers(12, 4).unwrap(),
+            [1, 2, 3, 4]
+        );
     }
 
     #[test]
     fn uniform_mapping_is_an_error_when_k_does_not_divide() {
-        let err = LayerMapping::Uniform.teacher_layers(6, 4).unwrap_err().to_string();
+        let err = LayerMapping::Uniform
+            .teacher_layers(6, 4)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("multiple"), "{err}");
     }
 
@@ -116,6 +143,9 @@ mod tests {
         assert_eq!(m.teacher_layers(6, 3).unwrap(), [2, 4, 6]);
         assert!(m.teacher_layers(6, 2).is_err());
         assert!(LayerMapping::parse("2,x").is_err());
-        assert!(LayerMapping::parse("0,1,2").unwrap().teacher_layers(6, 3).is_err());
+        assert!(LayerMapping::parse("0,1,2")
+            .unwrap()
+            .teacher_layers(6, 3)
+            .is_err());
     }
 }

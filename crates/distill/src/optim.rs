@@ -89,10 +89,21 @@ impl BertAdam {
             .map(|(name, var)| {
                 let m = var.as_tensor().zeros_like()?.to_dtype(DType::F32)?;
                 let v = m.clone();
-                Ok(ParamState { decay: decays(&name), name, var, m, v })
+                Ok(ParamState {
+                    decay: decays(&name),
+                    name,
+                    var,
+                    m,
+                    v,
+                })
             })
             .collect::<Result<_>>()?;
-        Ok(Self { cfg, t_total: t_total.max(1), step: 0, params })
+        Ok(Self {
+            cfg,
+            t_total: t_total.max(1),
+            step: 0,
+            params,
+        })
     }
 
     pub fn config(&self) -> &BertAdamConfig {
@@ -108,7 +119,9 @@ impl BertAdam {
     pub fn current_lr(&self) -> f64 {
         let factor = match self.cfg.schedule {
             Schedule::Constant => 1.0,
-            Schedule::WarmupLinear => warmup_linear(self.step as f64 / self.t_total as f64, self.cfg.warmup),
+            Schedule::WarmupLinear => {
+                warmup_linear(self.step as f64 / self.t_total as f64, self.cfg.warmup)
+            }
         };
         self.cfg.lr * factor
     }
@@ -119,7 +132,9 @@ impl BertAdam {
         let lr = self.current_lr();
         let c = self.cfg;
         for p in &mut self.params {
-            let Some(g) = grads.get(p.var.as_tensor()) else { continue };
+            let Some(g) = grads.get(p.var.as_tensor()) else {
+                continue;
+            };
             let mut g = g.to_dtype(DType::F32)?;
             if c.max_grad_norm > 0.0 {
                 let norm = g.sqr()?.sum_all()?.sqrt()?;
@@ -147,7 +162,10 @@ impl BertAdam {
             t.insert(format!("m.{}", p.name), p.m.to_device(&Device::Cpu)?);
             t.insert(format!("v.{}", p.name), p.v.to_device(&Device::Cpu)?);
         }
-        t.insert("step".into(), Tensor::new(&[self.step as i64], &Device::Cpu)?);
+        t.insert(
+            "step".into(),
+            Tensor::new(&[self.step as i64], &Device::Cpu)?,
+        );
         tinybert_model::weights::write_safetensors(&t, path)?;
         Ok(())
     }
@@ -155,20 +173,31 @@ impl BertAdam {
     /// Restores the state written by [`BertAdam::save`]; every parameter must be present.
     pub fn load(&mut self, path: &Path) -> Result<()> {
         let t = tinybert_model::weights::read_safetensors(path)?;
-        let bad = |msg: String| Error::File { path: path.to_path_buf(), msg };
+        let bad = |msg: String| Error::File {
+            path: path.to_path_buf(),
+            msg,
+        };
         for p in &mut self.params {
             let dev = p.var.device();
             let get = |k: String| -> Result<Tensor> {
-                let x = t.get(&k).ok_or_else(|| bad(format!("optimizer state has no `{k}`")))?;
+                let x = t
+                    .get(&k)
+                    .ok_or_else(|| bad(format!("optimizer state has no `{k}`")))?;
                 if x.dims() != p.var.dims() {
-                    return Err(bad(format!("`{k}` has shape {:?}, the parameter {:?}", x.dims(), p.var.dims())));
+                    return Err(bad(format!(
+                        "`{k}` has shape {:?}, the parameter {:?}",
+                        x.dims(),
+                        p.var.dims()
+                    )));
                 }
                 Ok(x.to_device(dev)?)
             };
             p.m = get(format!("m.{}", p.name))?;
             p.v = get(format!("v.{}", p.name))?;
         }
-        let step = t.get("step").ok_or_else(|| bad("optimizer state has no `step`".into()))?;
+        let step = t
+            .get("step")
+            .ok_or_else(|| bad("optimizer state has no `step`".into()))?;
         self.step = step.to_vec1::<i64>()?.first().copied().unwrap_or(0) as usize;
         Ok(())
     }
@@ -200,14 +229,21 @@ mod tests {
         let w = Var::from_slice(&[1.0f32, -2.0], 2, &dev).unwrap();
         let loss = (w.as_tensor() * 3.0).unwrap().sum_all().unwrap(); // grad = [3, 3]
         let grads = loss.backward().unwrap();
-        let cfg = BertAdamConfig { lr: 0.1, schedule: Schedule::Constant, ..Default::default() };
+        let cfg = BertAdamConfig {
+            lr: 0.1,
+            schedule: Schedule::Constant,
+            ..Default::default()
+        };
         let mut opt = BertAdam::new(vec![("w".into(), w.clone())], cfg, 10).unwrap();
         opt.step(&grads).unwrap();
         // clipped g = 3/(sqrt(18)+1e-6) each; m = 0.1 g, v = 0.001 g^2 -> m/sqrt(v) = 0.1/sqrt(0.001)
         let g = 3.0 / (18f64.sqrt() + 1e-6);
         let step = (0.1 * g) / ((0.001 * g * g).sqrt() + 1e-6);
         let got: Vec<f32> = w.as_tensor().to_vec1().unwrap();
-        let want = [1.0 - 0.1 * (step + 0.01 * 1.0), -2.0 - 0.1 * (step + 0.01 * -2.0)];
+        let want = [
+            1.0 - 0.1 * (step + 0.01 * 1.0),
+            -2.0 - 0.1 * (step + 0.01 * -2.0),
+        ];
         for (a, b) in got.iter().zip(want) {
             assert!((*a as f64 - b).abs() < 1e-6, "{a} vs {b}");
         }
@@ -217,18 +253,31 @@ mod tests {
     fn state_round_trips_through_a_file() {
         let dev = Device::Cpu;
         let w = Var::from_slice(&[1.0f32, 2.0], 2, &dev).unwrap();
-        let grads = w.as_tensor().sqr().unwrap().sum_all().unwrap().backward().unwrap();
-        let mut a = BertAdam::new(vec![("w".into(), w.clone())], BertAdamConfig::default(), 10).unwrap();
+        let grads = w
+            .as_tensor()
+            .sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let mut a =
+            BertAdam::new(vec![("w".into(), w.clone())], BertAdamConfig::default(), 10).unwrap();
         a.step(&grads).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("optimizer.safetensors");
         a.save(&path).unwrap();
-        let mut b = BertAdam::new(vec![("w".into(), w.clone())], BertAdamConfig::default(), 10).unwrap();
+        let mut b =
+            BertAdam::new(vec![("w".into(), w.clone())], BertAdamConfig::default(), 10).unwrap();
         b.load(&path).unwrap();
         assert_eq!(b.step_count(), 1);
         assert_eq!(b.current_lr(), a.current_lr());
-        let mut c = BertAdam::new(vec![("other".into(), w)], BertAdamConfig::default(), 10).unwrap();
+        let mut c =
+            BertAdam::new(vec![("other".into(), w)], BertAdamConfig::default(), 10).unwrap();
         let err = c.load(&path).unwrap_err().to_string();
-        assert!(err.contains("m.other") && err.contains("optimizer.safetensors"), "{err}");
+        assert!(
+            err.contains("m.other") && err.contains("optimizer.safetensors"),
+            "{err}"
+        );
     }
 }

@@ -13,43 +13,102 @@ fn fixtures() -> PathBuf {
 }
 
 fn rel(a: &Tensor, b: &Tensor) -> f32 {
-    let d = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
-    d / b.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap().max(1e-12)
+    let d = (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    d / b
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+        .max(1e-12)
 }
 
 fn close(got: f32, want: f32, what: &str) {
-    assert!((got - want).abs() <= 1e-5 * want.abs().max(1e-3), "{what}: {got} vs {want}");
+    assert!(
+        (got - want).abs() <= 1e-5 * want.abs().max(1e-3),
+        "{what}: {got} vs {want}"
+    );
 }
 
 #[test]
 fn general_then_prediction_distillation_steps_match_pytorch() {
     let exp: HashMap<String, Tensor> =
-        candle_core::safetensors::load(fixtures().join("steps_expected.safetensors"), &Device::Cpu).unwrap();
+        candle_core::safetensors::load(fixtures().join("steps_expected.safetensors"), &Device::Cpu)
+            .unwrap();
     let u32s = |k: &str| exp[k].to_dtype(DType::U32).unwrap();
-    let (ids, types, mask) = (u32s("input_ids"), u32s("token_type_ids"), u32s("attention_mask"));
+    let (ids, types, mask) = (
+        u32s("input_ids"),
+        u32s("token_type_ids"),
+        u32s("attention_mask"),
+    );
     let teacher = Model::load(&fixtures().join("teacher"), &ModelOptions::default()).unwrap();
     let opts = ModelOptions {
         trainable: Trainable::All,
-        heads: Heads { classifier: Want::Always(3), ..Default::default() },
+        heads: Heads {
+            classifier: Want::Always(3),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let student = Model::load(&fixtures().join("student"), &opts).unwrap();
-    let fit = student.fit_dense.as_ref().expect("fit_dense loaded from the checkpoint");
-    let vars = || student.vars().into_iter().map(|(n, v)| (n.to_string(), v.clone())).collect::<Vec<_>>();
+    let fit = student
+        .fit_dense
+        .as_ref()
+        .expect("fit_dense loaded from the checkpoint");
+    let vars = || {
+        student
+            .vars()
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), v.clone()))
+            .collect::<Vec<_>>()
+    };
     let mapping = LayerMapping::Uniform;
     let att_pairs = mapping.attention_pairs(4, 2).unwrap();
     let hid_pairs = mapping.hidden_pairs(4, 2).unwrap();
     let t_out = teacher.forward_t(&ids, &types, &mask, false).unwrap();
 
-    let cfg = BertAdamConfig { lr: 1e-3, warmup: 0.25, ..Default::default() };
+    let cfg = BertAdamConfig {
+        lr: 1e-3,
+        warmup: 0.25,
+        ..Default::default()
+    };
     let mut opt = BertAdam::new(vars(), cfg, 4).unwrap();
     for step in 0..3 {
         let s_out = student.forward_t(&ids, &types, &mask, false).unwrap();
-        let l = intermediate_loss(&s_out, &t_out, fit, &att_pairs, &hid_pairs, &LossWeights::default(), None).unwrap();
+        let l = intermediate_loss(
+            &s_out,
+            &t_out,
+            fit,
+            &att_pairs,
+            &hid_pairs,
+            &LossWeights::default(),
+            None,
+        )
+        .unwrap();
         let want: Vec<f32> = exp[&format!("general.loss.{step}")].to_vec1().unwrap();
-        close(l.total.to_scalar().unwrap(), want[0], &format!("general step {step} loss"));
-        close(l.att.to_scalar().unwrap(), want[1], &format!("general step {step} att_loss"));
-        close(l.rep.to_scalar().unwrap(), want[2], &format!("general step {step} rep_loss"));
+        close(
+            l.total.to_scalar().unwrap(),
+            want[0],
+            &format!("general step {step} loss"),
+        );
+        close(
+            l.att.to_scalar().unwrap(),
+            want[1],
+            &format!("general step {step} att_loss"),
+        );
+        close(
+            l.rep.to_scalar().unwrap(),
+            want[2],
+            &format!("general step {step} rep_loss"),
+        );
         let lr = opt.step(&l.total.backward().unwrap()).unwrap();
         close(lr as f32, want[3], &format!("general step {step} lr"));
     }
@@ -58,14 +117,28 @@ fn general_then_prediction_distillation_steps_match_pytorch() {
         assert!(e <= 1e-5, "after general steps, {name}: rel err {e}");
     }
 
-    let cfg = BertAdamConfig { lr: 1e-3, warmup: 0.1, ..Default::default() };
+    let cfg = BertAdamConfig {
+        lr: 1e-3,
+        warmup: 0.1,
+        ..Default::default()
+    };
     let mut opt = BertAdam::new(vars(), cfg, 2).unwrap();
     let t_logits = teacher.logits(&t_out).unwrap();
     for step in 0..2 {
         let s_out = student.forward_t(&ids, &types, &mask, false).unwrap();
-        let loss = soft_cross_entropy(&student.logits(&s_out).unwrap(), &t_logits, 1.0, Compat::Paper).unwrap();
+        let loss = soft_cross_entropy(
+            &student.logits(&s_out).unwrap(),
+            &t_logits,
+            1.0,
+            Compat::Paper,
+        )
+        .unwrap();
         let want: Vec<f32> = exp[&format!("pred.loss.{step}")].to_vec1().unwrap();
-        close(loss.to_scalar().unwrap(), want[0], &format!("pred step {step} loss"));
+        close(
+            loss.to_scalar().unwrap(),
+            want[0],
+            &format!("pred step {step} loss"),
+        );
         let lr = opt.step(&loss.backward().unwrap()).unwrap();
         close(lr as f32, want[1], &format!("pred step {step} lr"));
     }

@@ -88,6 +88,52 @@ pub enum Error {
         key: String,
         message: String,
     },
+    /// Running the model failed.
+    #[error(transparent)]
+    Model(#[from] tinybert_model::Error),
+    /// Reading or batching a dataset failed.
+    #[error(transparent)]
+    Data(#[from] tinybert_data::Error),
+    /// A tensor operation failed.
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+    /// A malformed row of a text file (a prediction file); `line` is 1-based.
+    #[error("{path}:{line}: {message}")]
+    Row {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    /// The model has no sequence-classification head to evaluate.
+    #[error(
+        "model {dir} has no classifier head (no `classifier.*` tensors): evaluate a model \
+         fine-tuned or distilled on the task"
+    )]
+    NoClassifier { dir: PathBuf },
+    /// The model's classes are not the task's classes in the task's order.
+    #[error("model {dir}: {message}")]
+    LabelOrder { dir: PathBuf, message: String },
+    /// Parquet encoding or decoding failed.
+    #[error("{path}: parquet: {source}")]
+    Parquet {
+        path: PathBuf,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// Arrow array construction or conversion failed.
+    #[error("{path}: arrow: {source}")]
+    Arrow {
+        path: PathBuf,
+        #[source]
+        source: arrow::error::ArrowError,
+    },
+    /// Writing or reading a zip archive failed.
+    #[error("{path}: zip: {source}")]
+    Zip {
+        path: PathBuf,
+        #[source]
+        source: zip::result::ZipError,
+    },
     /// Drawing an SVG chart failed.
     #[error("chart {path}: {message}")]
     Chart { path: PathBuf, message: String },
@@ -101,6 +147,14 @@ impl Error {
         Error::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    pub(crate) fn row(path: impl Into<PathBuf>, line: usize, message: impl Into<String>) -> Self {
+        Error::Row {
+            path: path.into(),
+            line,
+            message: message.into(),
         }
     }
 

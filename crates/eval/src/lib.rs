@@ -13,18 +13,39 @@
 //! - [`PaperNumbers::load`]: Table 1 and the dev-set ablations of the paper.
 //! - [`report`]: [`ReportSpec`] (a `REPORT.toml` or a list of run folders) and
 //!   [`write_report`] -> `report.md`, `report.csv` and SVG charts.
+//! - [`evaluate_glue`]: a fine-tuned model on a GLUE split -> `metrics.json`, per-example
+//!   predictions ([`predictions_file`]) and, on test splits, the leaderboard file
+//!   ([`leaderboard`]); [`score_prediction_file`] scores any `index\tprediction` file against
+//!   a split's gold labels; [`write_submission`] zips the leaderboard files of several runs.
 
+mod atomic;
+pub mod classifier;
+pub mod column;
 pub mod error;
+pub mod evaluate;
 pub mod glue;
+pub mod leaderboard;
 pub mod metrics;
 pub mod paper;
+pub mod predict;
+pub mod predictions_file;
 pub mod report;
 pub mod run;
+pub mod score_file;
+pub mod submission;
 pub mod task;
 
+pub use classifier::{check_classes, load_classifier};
+pub use column::PredictionColumn;
 pub use error::{Error, Result};
+pub use evaluate::{evaluate_glue, EvalData, EvalOptions, EvalResult, SplitResult, METRICS_JSON};
 pub use glue::{glue_average, EvalSet, GlueColumn, ABLATION_COLUMNS, TABLE1_COLUMNS};
+pub use leaderboard::{leaderboard_file, write_leaderboard, LeaderboardFile, LEADERBOARD_FILES};
 pub use paper::{PaperNumbers, PaperRow, PaperTable};
+pub use predict::{predict, score, Predictions};
+pub use predictions_file::{read_predictions, write_predictions, PredictionTable};
 pub use report::{write_report, Layout, ReportSpec, RowSpec};
 pub use run::{MetricsWriter, Run, StepRecord, Summary, METRICS_FILE, SUMMARY_FILE};
+pub use score_file::{read_prediction_file, score_prediction_file, FileScore, PredictionFile};
+pub use submission::{write_submission, Submission};
 pub use task::{task_info, Convention, MetricKind, Scores, TaskInfo, TASKS};

@@ -290,7 +290,8 @@ fn build(
     if let (Some((_, size)), true) = (fit, config.fit_size.is_none()) {
         config.fit_size = Some(size);
     }
-    let (backend, state) = ParamBackend::new(source.clone(), tensors, opts.trainable.clone(), opts.seed);
+    let (backend, state) =
+        ParamBackend::new(source.clone(), tensors, opts.trainable.clone(), opts.seed);
     let vb = VarBuilder::from_backend(Box::new(backend), opts.dtype, opts.device.clone());
     let built = (|| -> candle_core::Result<_> {
         let bert = BertModel::load(vb.clone(), &config)?;

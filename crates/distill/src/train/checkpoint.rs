@@ -38,10 +38,17 @@ pub fn checkpoint_dir(path: &Path) -> PathBuf {
 }
 
 /// Writes model, optimizer and state to `dir` atomically.
-pub fn save(dir: &Path, model: &Model, opt: &BertAdam, state: &TrainerState, tokenizer_from: Option<&Path>) -> Result<()> {
+pub fn save(
+    dir: &Path,
+    model: &Model,
+    opt: &BertAdam,
+    state: &TrainerState,
+    tokenizer_from: Option<&Path>,
+) -> Result<()> {
     tinybert_model::io::replace_dir(dir, |tmp| {
         model.write_files(tmp, tokenizer_from)?;
-        opt.save(&tmp.join(OPTIMIZER_FILE)).map_err(|e| tinybert_model::Error::Invalid(e.to_string()))?;
+        opt.save(&tmp.join(OPTIMIZER_FILE))
+            .map_err(|e| tinybert_model::Error::Invalid(e.to_string()))?;
         let json = serde_json::to_string_pretty(state).expect("state serialises");
         tinybert_model::io::write_atomic(&tmp.join(STATE_FILE), json.as_bytes())
     })?;
@@ -52,7 +59,10 @@ pub fn save(dir: &Path, model: &Model, opt: &BertAdam, state: &TrainerState, tok
 pub fn read_state(dir: &Path) -> Result<TrainerState> {
     let path = dir.join(STATE_FILE);
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::File { path, msg: format!("invalid trainer state: {e}") })
+    serde_json::from_str(&text).map_err(|e| Error::File {
+        path,
+        msg: format!("invalid trainer state: {e}"),
+    })
 }
 
 /// Overwrites the trainable parameters of `model` with the checkpoint's values.
@@ -67,7 +77,12 @@ pub fn restore_weights(dir: &Path, model: &Model) -> Result<()> {
         if t.dims() != var.dims() {
             return Err(Error::File {
                 path: weights.path.clone(),
-                msg: format!("`{}` has shape {:?}, the model {:?}", p.name, t.dims(), var.dims()),
+                msg: format!(
+                    "`{}` has shape {:?}, the model {:?}",
+                    p.name,
+                    t.dims(),
+                    var.dims()
+                ),
             });
         }
         var.set(&t.to_device(var.device())?.to_dtype(var.dtype())?)?;
@@ -84,9 +99,18 @@ pub fn config_diff(a: &serde_json::Value, b: &serde_json::Value) -> Vec<String> 
                 keys.sort();
                 keys.dedup();
                 for k in keys {
-                    let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
                     let null = serde_json::Value::Null;
-                    walk(&p, x.get(k).unwrap_or(&null), y.get(k).unwrap_or(&null), out);
+                    walk(
+                        &p,
+                        x.get(k).unwrap_or(&null),
+                        y.get(k).unwrap_or(&null),
+                        out,
+                    );
                 }
             }
             _ if a != b => out.push(prefix.to_string()),

@@ -28,8 +28,9 @@ pub struct Loss {
 
 /// What a stage optimises.
 pub trait Objective {
-    /// Loss of the examples at `indices` (one micro-batch), in training mode.
-    fn loss(&mut self, indices: &[usize]) -> Result<Loss>;
+    /// Loss of the examples at `indices` (one micro-batch of optimizer step `step`, 0-based),
+    /// in training mode.
+    fn loss(&mut self, indices: &[usize], step: usize) -> Result<Loss>;
 }
 
 /// Dev-set evaluation during training.
@@ -61,6 +62,19 @@ pub struct RunOptions<'a> {
     pub stop: Option<Arc<AtomicBool>>,
 }
 
+impl RunOptions<'_> {
+    /// A copy borrowing the same progress sink.
+    pub fn clone_ref(&self) -> Self {
+        Self {
+            output: self.output.clone(),
+            resume: self.resume.clone(),
+            tokenizer_from: self.tokenizer_from.clone(),
+            progress: self.progress,
+            stop: self.stop.clone(),
+        }
+    }
+}
+
 /// How a run ended.
 #[derive(Debug, Clone)]
 pub struct RunResult {
@@ -77,7 +91,10 @@ const BEST_DIR: &str = "best";
 const KILL_ENV: &str = "TINYBERT_TEST_KILL_AFTER_STEP";
 
 fn dropout_seed(seed: u64, step: usize) -> u64 {
-    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (step as u64).wrapping_add(1).wrapping_mul(0xD1B5_4A32_D192_ED03)
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (step as u64)
+            .wrapping_add(1)
+            .wrapping_mul(0xD1B5_4A32_D192_ED03)
 }
 
 /// Trains `model` (its `Var`s) on `n_examples` examples with `objective`, evaluating with `dev`
@@ -106,17 +123,24 @@ pub fn train(
         t_total = t_total.min(m);
     }
     if t_total == 0 {
-        return Err(Error::Config("nothing to train: epochs (or max_steps) is 0".into()));
+        return Err(Error::Config(
+            "nothing to train: epochs (or max_steps) is 0".into(),
+        ));
     }
     let out = &opts.output;
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let echo = serde_json::to_string_pretty(config_echo).expect("config serialises");
     tinybert_model::io::write_atomic(&out.join("train_config.json"), echo.as_bytes())?;
 
-    let vars: Vec<(String, candle_core::Var)> =
-        model.vars().into_iter().map(|(n, v)| (n.to_string(), v.clone())).collect();
+    let vars: Vec<(String, candle_core::Var)> = model
+        .vars()
+        .into_iter()
+        .map(|(n, v)| (n.to_string(), v.clone()))
+        .collect();
     if vars.is_empty() {
-        return Err(Error::Config("the model has no trainable parameters".into()));
+        return Err(Error::Config(
+            "the model has no trainable parameters".into(),
+        ));
     }
     let var_tensors: Vec<Tensor> = vars.iter().map(|(_, v)| v.as_tensor().clone()).collect();
     let mut opt = BertAdam::new(vars, cfg.optimizer, t_total)?;
@@ -143,7 +167,11 @@ pub fn train(
             checkpoint::restore_weights(&dir, model)?;
             opt.load(&dir.join(checkpoint::OPTIMIZER_FILE))?;
             truncate_metrics(out, state.step)?;
-            opts.progress.message(&format!("resuming from {} at step {}", dir.display(), state.step));
+            opts.progress.message(&format!(
+                "resuming from {} at step {}",
+                dir.display(),
+                state.step
+            ));
             MetricsWriter::append(out)?
         }
         None => MetricsWriter::create(out)?,
@@ -173,13 +201,17 @@ pub fn train(
         let mut loss_sum = 0.0;
         let mut terms_sum: Vec<(&'static str, f64)> = Vec::new();
         for part in chunk.chunks(micro) {
-            let loss = objective.loss(part)?;
+            let loss = objective.loss(part, state.step)?;
             let value = loss.total.to_scalar::<f32>()?;
             if !value.is_finite() {
                 return Err(Error::NonFinite {
                     step: state.step + 1,
                     loss: value,
-                    checkpoint: if ckpt_dir.exists() { ckpt_dir.display().to_string() } else { "(none yet)".into() },
+                    checkpoint: if ckpt_dir.exists() {
+                        ckpt_dir.display().to_string()
+                    } else {
+                        "(none yet)".into()
+                    },
                 });
             }
             loss_sum += value as f64 / n_micro as f64;
@@ -190,7 +222,11 @@ pub fn train(
                     None => terms_sum.push((name, v)),
                 }
             }
-            let scaled = if n_micro > 1 { (loss.total / n_micro as f64)? } else { loss.total };
+            let scaled = if n_micro > 1 {
+                (loss.total / n_micro as f64)?
+            } else {
+                loss.total
+            };
             let g = scaled.backward()?;
             grads = Some(match grads {
                 None => g,
@@ -212,7 +248,12 @@ pub fn train(
         state.step += 1;
         state.position = end;
         let epoch_done = state.position >= n_examples;
-        window.add(loss_sum, &terms_sum, chunk.len(), t0.elapsed().as_secs_f64());
+        window.add(
+            loss_sum,
+            &terms_sum,
+            chunk.len(),
+            t0.elapsed().as_secs_f64(),
+        );
         let fraction = state.epoch as f64 + state.position as f64 / n_examples as f64;
         if epoch_done {
             state.epoch += 1;
@@ -231,7 +272,8 @@ pub fn train(
             for (name, v) in terms {
                 r.extra.insert(name.to_string(), serde_json::json!(v));
             }
-            r.extra.insert("examples_per_s".into(), serde_json::json!(rate));
+            r.extra
+                .insert("examples_per_s".into(), serde_json::json!(rate));
             record = Some(r);
         }
         opts.progress.step(state.step, loss_sum, last_rate);
@@ -267,12 +309,16 @@ pub fn train(
             metrics.write(r)?;
         }
         let stop = opts.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst));
-        let save_now = (cfg.save_every > 0 && state.step % cfg.save_every == 0) || epoch_done || last || stop;
+        let save_now =
+            (cfg.save_every > 0 && state.step % cfg.save_every == 0) || epoch_done || last || stop;
         if save_now {
             checkpoint::save(&ckpt_dir, model, &opt, &state, tok)?;
         }
         if stop && !last {
-            return Err(Error::Interrupted { step: state.step, checkpoint: ckpt_dir.display().to_string() });
+            return Err(Error::Interrupted {
+                step: state.step,
+                checkpoint: ckpt_dir.display().to_string(),
+            });
         }
         if kill_after == Some(state.step) {
             kill_self();
@@ -295,19 +341,29 @@ pub fn train(
         }
     }
     opts.progress.finish();
-    Ok(RunResult { steps: state.step, best: best_scores, last_loss, examples_per_s: last_rate })
+    Ok(RunResult {
+        steps: state.step,
+        best: best_scores,
+        last_loss,
+        examples_per_s: last_rate,
+    })
 }
 
 fn kill_self() {
     let pid = std::process::id().to_string();
-    let _ = std::process::Command::new("kill").args(["-9", &pid]).status();
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &pid])
+        .status();
     std::thread::sleep(std::time::Duration::from_secs(5));
 }
 
 fn find_dev(out: &Path, step: usize) -> Result<Option<Scores>> {
     let path = out.join(tinybert_eval::METRICS_FILE);
     let records = tinybert_eval::run::read_metrics(&path)?;
-    Ok(records.into_iter().filter(|r| r.step == step as u64).find_map(|r| r.dev))
+    Ok(records
+        .into_iter()
+        .filter(|r| r.step == step as u64)
+        .find_map(|r| r.dev))
 }
 
 /// Drops `metrics.jsonl` lines logged after `step` (they are recomputed by the resumed run).

@@ -2,6 +2,13 @@
 //! metrics, NaN and Ctrl-C handling) and one objective per stage.
 
 pub mod checkpoint;
+pub mod common;
 pub mod engine;
+pub mod general;
+pub mod mlm;
+pub mod task;
 
-pub use engine::{train, DevEval, Loss, Objective, RunOptions, RunResult, TrainProgress};
+pub use engine::{train, DevEval, Loss, Objective, Quiet, RunOptions, RunResult, TrainProgress};
+pub use general::{general_distill, StudentSpec};
+pub use mlm::fit_mlm_head;
+pub use task::{finetune, task_distill, TaskData};

@@ -1,0 +1,120 @@
+//! Pieces every trainer uses: loading the frozen teacher, batching, dev evaluation, summaries.
+
+use super::engine::DevEval;
+use crate::error::{Error, Result};
+use candle_core::Device;
+use std::path::Path;
+use tinybert_data::{collate, BatchTensors, DatasetMeta, GlueDataset, Padding, Sequence};
+use tinybert_eval::{task_info, Scores, TaskInfo};
+use tinybert_model::{load_tokenizer, tokenizer_hash, Heads, Model, ModelOptions, Want};
+
+/// Loads a frozen model (plain tensors: no autograd graph), with its classifier if `classifier`.
+pub fn load_frozen(dir: &Path, classifier: bool, device: &Device) -> Result<Model> {
+    let opts = ModelOptions {
+        device: device.clone(),
+        heads: Heads {
+            classifier: if classifier {
+                Want::IfPresent
+            } else {
+                Want::Never
+            },
+            mlm: Want::Never,
+            fit_dense: Want::Never,
+        },
+        ..Default::default()
+    };
+    let model = Model::load(dir, &opts)?;
+    if classifier && model.classifier.is_none() {
+        return Err(Error::Config(format!(
+            "{}: the teacher has no classifier (`classifier.*`): fine-tune it on the task first",
+            dir.display()
+        )));
+    }
+    Ok(model)
+}
+
+/// Refuses a dataset made with another tokenizer than the model folder's.
+pub fn check_tokenizer(model_dir: &Path, meta: &DatasetMeta, data: &Path) -> Result<()> {
+    let hash = tokenizer_hash(&load_tokenizer(model_dir)?)?;
+    meta.require_tokenizer(&hash).map_err(|e| Error::File {
+        path: data.to_path_buf(),
+        msg: format!("{e} (the model is {})", model_dir.display()),
+    })
+}
+
+/// The teacher and student must agree on vocabulary, and on heads when attention is distilled.
+pub fn check_pair(teacher: &Model, student: &Model, attention: bool) -> Result<()> {
+    let (t, s) = (&teacher.config, &student.config);
+    if t.vocab_size != s.vocab_size {
+        return Err(Error::Config(format!(
+            "teacher vocab_size {} differs from the student's {}",
+            t.vocab_size, s.vocab_size
+        )));
+    }
+    if attention && t.num_attention_heads != s.num_attention_heads {
+        return Err(Error::Config(format!(
+            "the attention loss needs equal head counts: teacher num_attention_heads {}, student {} (set the student's heads to the teacher's, or the attention weight to 0)",
+            t.num_attention_heads, s.num_attention_heads
+        )));
+    }
+    Ok(())
+}
+
+/// Pads the items at `indices` into tensors on `device`.
+pub fn batch<S: Sequence>(
+    items: &[S],
+    indices: &[usize],
+    pad_id: u32,
+    device: &Device,
+) -> Result<BatchTensors> {
+    let picked: Vec<&S> = indices
+        .iter()
+        .map(|&i| {
+            items
+                .get(i)
+                .ok_or_else(|| Error::Config(format!("example index {i} out of range")))
+        })
+        .collect::<Result<_>>()?;
+    Ok(collate(&picked, Padding::Longest, pad_id)?.to_tensors(device)?)
+}
+
+/// The task of a GLUE dataset, for the eval crate.
+pub fn task_of(ds: &GlueDataset, path: &Path) -> Result<TaskInfo> {
+    let task = ds.task().ok_or_else(|| Error::File {
+        path: path.to_path_buf(),
+        msg: "the dataset records no GLUE task".into(),
+    })?;
+    Ok(task_info(task.name())?)
+}
+
+/// Dev evaluation on a tokenised GLUE split (the eval crate's prediction and metrics).
+pub struct GlueDev {
+    pub dataset: GlueDataset,
+    pub task: TaskInfo,
+    pub batch_size: usize,
+    pub device: Device,
+}
+
+impl DevEval for GlueDev {
+    fn evaluate(&mut self, model: &Model) -> Result<Scores> {
+        let p = tinybert_eval::predict(
+            model,
+            &self.dataset.examples,
+            self.batch_size,
+            self.dataset.meta.pad_id,
+            &self.device,
+        )?;
+        Ok(tinybert_eval::score(
+            &self.task,
+            &p,
+            &self.dataset.examples,
+        )?)
+    }
+}
+
+/// Writes `summary.json` atomically.
+pub fn write_summary(dir: &Path, value: &serde_json::Value) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).expect("summary serialises");
+    tinybert_model::io::write_atomic(&dir.join(tinybert_eval::SUMMARY_FILE), text.as_bytes())?;
+    Ok(())
+}

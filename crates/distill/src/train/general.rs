@@ -1,0 +1,199 @@
+//! General distillation (SPEC §4): L_attn + L_hidn between a frozen teacher and a student on
+//! pre-training instances.
+
+use super::common::{batch, check_pair, check_tokenizer, load_frozen, write_summary};
+use super::engine::{train, Loss, Objective, RunOptions, RunResult};
+use crate::config::{GeneralDistillConfig, LossConfig};
+use crate::error::Result;
+use crate::losses::intermediate_loss;
+use candle_core::Device;
+use std::path::{Path, PathBuf};
+use tinybert_data::{Instance, InstanceShards, Sequence};
+use tinybert_model::{BertConfig, FitDenseKind, Heads, Model, ModelOptions, Trainable, Want};
+
+/// Where the student comes from.
+#[derive(Debug, Clone)]
+pub enum StudentSpec {
+    /// A fresh student of this shape (N(0, 0.02) weights), vocabulary taken from the teacher.
+    Fresh(BertConfig),
+    /// An existing model folder (e.g. a released general TinyBERT, or a resumed run's output).
+    Dir(PathBuf),
+}
+
+/// Builds the trainable student with a `fit_dense` projecting to `fit_size`.
+pub fn load_student(
+    spec: &StudentSpec,
+    fit: FitDenseKind,
+    fit_size: usize,
+    vocab: usize,
+    classifier: Want<usize>,
+    seed: u64,
+    device: &Device,
+) -> Result<Model> {
+    let opts = ModelOptions {
+        device: device.clone(),
+        trainable: Trainable::All,
+        seed,
+        heads: Heads {
+            classifier,
+            mlm: Want::Never,
+            fit_dense: Want::Always((fit, fit_size)),
+        },
+        ..Default::default()
+    };
+    Ok(match spec {
+        StudentSpec::Fresh(cfg) => {
+            let mut cfg = cfg.clone();
+            cfg.vocab_size = vocab;
+            Model::init(&cfg, &opts)?
+        }
+        StudentSpec::Dir(dir) => Model::load(dir, &opts)?,
+    })
+}
+
+/// The intermediate-layer objective on any batchable data (instances or GLUE examples).
+pub struct IntermediateObjective<'a, S> {
+    pub teacher: &'a Model,
+    pub student: &'a Model,
+    pub data: &'a [S],
+    pub pad_id: u32,
+    pub loss: &'a LossConfig,
+    pub attention_pairs: Vec<(usize, usize)>,
+    pub hidden_pairs: Vec<(usize, usize)>,
+    pub device: Device,
+}
+
+impl<'a, S: Sequence> IntermediateObjective<'a, S> {
+    pub fn new(
+        teacher: &'a Model,
+        student: &'a Model,
+        data: &'a [S],
+        pad_id: u32,
+        loss: &'a LossConfig,
+        device: &Device,
+    ) -> Result<Self> {
+        let (n, m) = (
+            teacher.config.num_hidden_layers,
+            student.config.num_hidden_layers,
+        );
+        check_pair(teacher, student, loss.weights.attention != 0.0)?;
+        Ok(Self {
+            teacher,
+            student,
+            data,
+            pad_id,
+            loss,
+            attention_pairs: loss.mapping.attention_pairs(n, m)?,
+            hidden_pairs: loss.mapping.hidden_pairs(n, m)?,
+            device: device.clone(),
+        })
+    }
+}
+
+impl<S: Sequence> Objective for IntermediateObjective<'_, S> {
+    fn loss(&mut self, indices: &[usize], _step: usize) -> Result<Loss> {
+        let b = batch(self.data, indices, self.pad_id, &self.device)?;
+        let t = self.teacher.forward_t(
+            &b.input_ids,
+            &b.token_type_ids,
+            &b.attention_mask,
+            self.loss.teacher_dropout,
+        )?;
+        let s = self
+            .student
+            .forward_t(&b.input_ids, &b.token_type_ids, &b.attention_mask, true)?;
+        let fit = self
+            .student
+            .fit_dense
+            .as_ref()
+            .expect("students are built with fit_dense");
+        let mask = self.loss.pad_masked.then_some(&b.attention_mask);
+        let l = intermediate_loss(
+            &s,
+            &t,
+            fit,
+            &self.attention_pairs,
+            &self.hidden_pairs,
+            &self.loss.weights,
+            mask,
+        )?;
+        Ok(Loss {
+            total: l.total,
+            terms: vec![("att_loss", l.att), ("rep_loss", l.rep)],
+        })
+    }
+}
+
+/// Runs general distillation of `student` from the model folder `teacher` on the pre-training
+/// instances in `data`; the distilled student (with `fit_dense.safetensors`) is written to
+/// `run.output`.
+pub fn general_distill(
+    teacher_dir: &Path,
+    student: &StudentSpec,
+    data: &Path,
+    cfg: &GeneralDistillConfig,
+    device: &Device,
+    run: &RunOptions,
+) -> Result<RunResult> {
+    let shards = InstanceShards::open(data)?;
+    check_tokenizer(teacher_dir, &shards.meta, data)?;
+    let teacher = load_frozen(teacher_dir, false, device)?;
+    let t = &teacher.config;
+    let student = load_student(
+        student,
+        cfg.loss.fit_dense,
+        t.hidden_size,
+        t.vocab_size,
+        Want::Never,
+        cfg.train.seed,
+        device,
+    )?;
+    run.progress.message(&format!(
+        "reading {} shard(s) of {}",
+        shards.files.len(),
+        data.display()
+    ));
+    let instances: Vec<Instance> = shards.read_all()?;
+    let mut objective = IntermediateObjective::new(
+        &teacher,
+        &student,
+        &instances,
+        shards.meta.pad_id,
+        &cfg.loss,
+        device,
+    )?;
+    let echo = serde_json::json!({ "stage": "general-distill", "teacher": teacher_dir, "data": data, "student_config": student.config, "config": cfg });
+    let rngs = [teacher.bert.dropout_rng()];
+    let extra: &[&tinybert_model::nn::DropoutRng] =
+        if cfg.loss.teacher_dropout { &rngs } else { &[] };
+    let run_opts = RunOptions {
+        tokenizer_from: run
+            .tokenizer_from
+            .clone()
+            .or(Some(teacher_dir.to_path_buf())),
+        ..run.clone_ref()
+    };
+    let result = train(
+        &student,
+        instances.len(),
+        &cfg.train,
+        &echo,
+        &mut objective,
+        None,
+        extra,
+        &run_opts,
+    )?;
+    write_summary(
+        &run.output,
+        &serde_json::json!({
+            "stage": "general-distill",
+            "steps": result.steps,
+            "examples": instances.len(),
+            "loss": result.last_loss,
+            "examples_per_s": result.examples_per_s,
+            "params": student.num_params(),
+            "teacher": teacher_dir,
+        }),
+    )?;
+    Ok(result)
+}

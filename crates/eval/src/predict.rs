@@ -1,0 +1,108 @@
+//! Running a classifier over a tokenised GLUE split and scoring it: the one implementation used
+//! by `tinybert eval glue` and by every trainer's dev evaluation.
+
+use crate::error::{Error, Result};
+use crate::task::{Scores, TaskInfo};
+use candle_core::{DType, Device, IndexOp};
+use tinybert_data::{collate, Example, Label, Padding};
+use tinybert_model::Model;
+
+/// Model outputs for every example, in input order: class logits, or one value (regression).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Predictions {
+    pub logits: Vec<Vec<f32>>,
+}
+
+impl Predictions {
+    /// Arg-max class per example.
+    pub fn classes(&self) -> Vec<u32> {
+        self.logits
+            .iter()
+            .map(|l| {
+                l.iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.total_cmp(b.1))
+                    .map_or(0, |(i, _)| i as u32)
+            })
+            .collect()
+    }
+
+    /// The first output per example (regression).
+    pub fn values(&self) -> Vec<f32> {
+        self.logits
+            .iter()
+            .map(|l| l.first().copied().unwrap_or(f32::NAN))
+            .collect()
+    }
+}
+
+/// Runs `model` (with its classifier, in eval mode) over `examples`, `batch_size` at a time,
+/// sorted by length so that little padding is computed; outputs come back in input order.
+pub fn predict(
+    model: &Model,
+    examples: &[Example],
+    batch_size: usize,
+    pad_id: u32,
+    device: &Device,
+) -> Result<Predictions> {
+    let mut order: Vec<usize> = (0..examples.len()).collect();
+    order.sort_by_key(|&i| examples[i].input_ids.len());
+    let mut logits = vec![Vec::new(); examples.len()];
+    for chunk in order.chunks(batch_size.max(1)) {
+        let items: Vec<&Example> = chunk.iter().map(|&i| &examples[i]).collect();
+        let t = collate(&items, Padding::Longest, pad_id)?.to_tensors(device)?;
+        let out = model.forward_t(&t.input_ids, &t.token_type_ids, &t.attention_mask, false)?;
+        let l = model
+            .logits(&out)?
+            .to_dtype(DType::F32)?
+            .to_device(&Device::Cpu)?;
+        for (row, &i) in chunk.iter().enumerate() {
+            logits[i] = l.i(row)?.to_vec1::<f32>()?;
+        }
+    }
+    Ok(Predictions { logits })
+}
+
+/// Scores predictions against the examples' gold labels.
+pub fn score(task: &TaskInfo, predictions: &Predictions, examples: &[Example]) -> Result<Scores> {
+    if task.is_regression() {
+        let gold = examples
+            .iter()
+            .map(|e| e.label.score().ok_or_else(|| unlabelled(task, e)))
+            .collect::<Result<Vec<f32>>>()?;
+        task.evaluate_values(&predictions.values(), &gold)
+    } else {
+        let gold = examples
+            .iter()
+            .map(|e| e.label.class().ok_or_else(|| unlabelled(task, e)))
+            .collect::<Result<Vec<u32>>>()?;
+        task.evaluate_classes(&predictions.classes(), &gold)
+    }
+}
+
+fn unlabelled(task: &TaskInfo, e: &Example) -> Error {
+    let what = if e.label == Label::None {
+        "no label"
+    } else {
+        "a label of the wrong kind"
+    };
+    Error::Invalid {
+        path: Default::default(),
+        key: format!("{} example {}", task.name, e.guid),
+        message: format!("has {what}; scoring needs a labelled split"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_are_the_arg_max_and_values_the_first_output() {
+        let p = Predictions {
+            logits: vec![vec![0.1, 0.7, 0.2], vec![2.0, -1.0, 0.0]],
+        };
+        assert_eq!(p.classes(), vec![1, 0]);
+        assert_eq!(p.values(), vec![0.1, 2.0]);
+    }
+}
