@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod demo;
 mod device;
 mod pipeline;
 mod progress;
@@ -80,6 +81,12 @@ fn init_logging(g: &GlobalArgs) {
 }
 
 fn main() {
+    // Die quietly on a closed pipe (`tinybert ... | head`), like other Unix tools.
+    #[cfg(unix)]
+    // SAFETY: restoring the default SIGPIPE disposition before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     init_logging(&cli.global);
     let result = match cli.command {

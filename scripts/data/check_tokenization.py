@@ -110,6 +110,18 @@ def read_parquet(folder):
     return rows, metas
 
 
+def load_hf_tokenizer(vocab_path):
+    """BertTokenizerFast from a vocab.txt (transformers 5 takes `vocab=`, 4.x `vocab_file=`)."""
+    import inspect
+    params = inspect.signature(BertTokenizerFast.__init__).parameters
+    key = "vocab" if "vocab" in params else "vocab_file"
+    tok = BertTokenizerFast(**{key: vocab_path}, do_lower_case=True)
+    probe = tok("hello world")["input_ids"]
+    if tok.unk_token_id in probe or len(probe) != 4:
+        sys.exit(f"the vocabulary was not loaded from {vocab_path}: {probe}")
+    return tok
+
+
 def hf_encode(tok, rows, max_len):
     a = [r["a"] for r in rows]
     kwargs = dict(truncation="longest_first", max_length=max_len, return_attention_mask=False)
@@ -191,7 +203,7 @@ def main():
     if not os.path.isdir(args.glue_dir):
         print(f"SKIPPED: {args.glue_dir} is absent")
         return 0
-    tok = BertTokenizerFast(vocab_file=os.path.join(args.model, "vocab.txt"), do_lower_case=True)
+    tok = load_hf_tokenizer(os.path.join(args.model, "vocab.txt"))
     work_ctx = tempfile.TemporaryDirectory() if args.work is None else None
     work = args.work or work_ctx.name
     results = []

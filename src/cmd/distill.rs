@@ -231,7 +231,7 @@ pub struct MlmHeadArgs {
 }
 
 /// A flag set by Ctrl-C: trainers save a checkpoint and stop.
-fn stop_flag() -> Arc<AtomicBool> {
+pub fn stop_flag() -> Arc<AtomicBool> {
     static FLAG: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
     FLAG.get_or_init(|| {
         let flag = Arc::new(AtomicBool::new(false));

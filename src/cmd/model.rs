@@ -190,39 +190,52 @@ fn forward(a: ForwardArgs, g: &GlobalArgs) -> Result<()> {
         ..Default::default()
     };
     let model = Model::load(&dir, &opts)?;
-    let mut tok = load_tokenizer(&dir)?;
-    if let Some(n) = a.max_seq_len {
-        let pad_id = tok
-            .token_to_id("[PAD]")
-            .unwrap_or(model.config.pad_token_id);
-        tok.with_truncation(Some(tokenizers::TruncationParams {
-            max_length: n,
-            strategy: tokenizers::TruncationStrategy::LongestFirst,
-            ..Default::default()
-        }))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-        tok.with_padding(Some(tokenizers::PaddingParams {
-            strategy: tokenizers::PaddingStrategy::Fixed(n),
-            pad_id,
-            pad_token: "[PAD]".into(),
-            ..Default::default()
-        }));
-    }
-    let enc = match &a.text_pair {
-        Some(p) => tok.encode((a.text.as_str(), p.as_str()), true),
-        None => tok.encode(a.text.as_str(), true),
-    }
-    .map_err(|e| anyhow::anyhow!("tokenising --text: {e}"))?;
-    let seq = enc.get_ids().len();
+    let tok = load_tokenizer(&dir)?;
+    // Truncation and padding as `BertTokenizerFast(truncation="longest_first",
+    // padding="max_length")`: the data crate's encoder, checked against it on real GLUE files.
+    let (ids, types, mask_v) = match a.max_seq_len {
+        Some(n) => {
+            let raw = tinybert_data::RawExample {
+                guid: "0".into(),
+                text_a: a.text.clone(),
+                text_b: a.text_pair.clone(),
+                label: tinybert_data::Label::None,
+                line: 0,
+            };
+            let (ex, _) = tinybert_data::Encoder::new(&tok, n)?.encode(&raw)?;
+            let pad_id = tok
+                .token_to_id("[PAD]")
+                .unwrap_or(model.config.pad_token_id);
+            let real = ex.input_ids.len();
+            let mut ids = ex.input_ids;
+            ids.resize(n, pad_id);
+            let mut types: Vec<u32> = ex.token_type_ids.iter().map(|&t| u32::from(t)).collect();
+            types.resize(n, 0);
+            let mask: Vec<u32> = (0..n).map(|i| u32::from(i < real)).collect();
+            (ids, types, mask)
+        }
+        None => {
+            let enc = match &a.text_pair {
+                Some(p) => tok.encode((a.text.as_str(), p.as_str()), true),
+                None => tok.encode(a.text.as_str(), true),
+            }
+            .map_err(|e| anyhow::anyhow!("tokenising --text: {e}"))?;
+            (
+                enc.get_ids().to_vec(),
+                enc.get_type_ids().to_vec(),
+                enc.get_attention_mask().to_vec(),
+            )
+        }
+    };
+    let seq = ids.len();
     anyhow::ensure!(
         seq <= model.config.max_position_embeddings,
         "{seq} tokens exceed max_position_embeddings {} (use --max-seq-len)",
         model.config.max_position_embeddings
     );
-    let ids = |v: &[u32]| Tensor::from_vec(v.to_vec(), (1, seq), &device);
-    let input_ids = ids(enc.get_ids())?;
-    let type_ids = ids(enc.get_type_ids())?;
-    let mask = ids(enc.get_attention_mask())?;
+    let input_ids = Tensor::from_vec(ids, (1, seq), &device)?;
+    let type_ids = Tensor::from_vec(types, (1, seq), &device)?;
+    let mask = Tensor::from_vec(mask_v, (1, seq), &device)?;
     let out = model.forward_t(&input_ids, &type_ids, &mask, false)?;
     let mut tensors: HashMap<String, Tensor> = HashMap::new();
     let as_i64 = |t: &Tensor| t.to_device(&Device::Cpu)?.to_dtype(DType::I64);

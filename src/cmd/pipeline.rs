@@ -15,8 +15,10 @@ use std::time::Instant;
 /// recording each success in the lock file next to it.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Pipeline file (TOML); the lock file `NAME.lock` is written next to it.
-    pub file: PathBuf,
+    /// Pipeline file (TOML); the lock file `NAME.lock` is written next to it. Default: the
+    /// quickstart, `pipelines/quickstart.toml` (written there from the copy built into the
+    /// binary when it does not exist).
+    pub file: Option<PathBuf>,
     /// Stages to run, with their stale upstream stages; the name of a `foreach` stage selects
     /// all its instances (`finetune` = `finetune@SST-2`, ...). Default: every stage.
     pub stages: Vec<String>,
@@ -40,8 +42,8 @@ pub struct RunArgs {
 /// Show each stage of a pipeline file: up to date, or stale and why.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Pipeline file (TOML).
-    pub file: PathBuf,
+    /// Pipeline file (TOML); default: the quickstart, as for `run`.
+    pub file: Option<PathBuf>,
     /// Override a `[params]` value, as for `run`.
     #[arg(short = 'p', long = "param", value_name = "KEY=VALUE")]
     pub params: Vec<String>,
@@ -50,8 +52,8 @@ pub struct StatusArgs {
 /// Print a pipeline file's stage graph (text, or a Mermaid flowchart).
 #[derive(Debug, Args)]
 pub struct DagArgs {
-    /// Pipeline file (TOML).
-    pub file: PathBuf,
+    /// Pipeline file (TOML); default: the quickstart, as for `run`.
+    pub file: Option<PathBuf>,
     /// Print a Mermaid flowchart instead of text.
     #[arg(long)]
     pub mermaid: bool,
@@ -60,13 +62,37 @@ pub struct DagArgs {
     pub params: Vec<String>,
 }
 
+/// The quickstart pipeline, built into the binary: `tinybert run` without a file runs it.
+pub const QUICKSTART: &str = include_str!("../../pipelines/quickstart.toml");
+
+/// Where the quickstart lives, relative to the current directory.
+pub const QUICKSTART_FILE: &str = "pipelines/quickstart.toml";
+
+/// The pipeline file to use: `file`, or the quickstart, written to [`QUICKSTART_FILE`] from
+/// the built-in copy when it does not exist (its lock file goes next to it).
+pub fn pipeline_file(file: Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(f) = file {
+        return Ok(f);
+    }
+    let path = PathBuf::from(QUICKSTART_FILE);
+    if !path.exists() {
+        crate::pipeline::fsutil::write_atomic(&path, QUICKSTART.as_bytes())?;
+        eprintln!(
+            "wrote the built-in quickstart pipeline to {} (edit it, or run another file)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
 /// Runs the stale stages (or the named ones), then prints the summary table.
 pub fn run(a: RunArgs, g: &GlobalArgs) -> Result<()> {
     let registry = kinds::registry();
-    let p = Pipeline::load(&a.file, &a.params, &registry)?;
+    let file = pipeline_file(a.file)?;
+    let p = Pipeline::load(&file, &a.params, &registry)?;
     let ui = Ui::new(g.quiet);
     if let Some(d) = &p.description {
-        ui.line(&format!("{}: {d}", a.file.display()));
+        ui.line(&format!("{}: {d}", file.display()));
     }
     let opts = RunOptions {
         targets: a.stages,
@@ -93,14 +119,14 @@ pub fn run(a: RunArgs, g: &GlobalArgs) -> Result<()> {
 
 /// Prints each stage: up to date, or stale and why.
 pub fn status(a: StatusArgs, _g: &GlobalArgs) -> Result<()> {
-    let p = Pipeline::load(&a.file, &a.params, &kinds::registry())?;
+    let p = Pipeline::load(&pipeline_file(a.file)?, &a.params, &kinds::registry())?;
     print!("{}", ui::status_table(&runner::status(&p)?));
     Ok(())
 }
 
 /// Prints the stage graph.
 pub fn dag(a: DagArgs, _g: &GlobalArgs) -> Result<()> {
-    let p = Pipeline::load(&a.file, &a.params, &kinds::registry())?;
+    let p = Pipeline::load(&pipeline_file(a.file)?, &a.params, &kinds::registry())?;
     if a.mermaid {
         print!("{}", p.graph.mermaid(&p.stages));
     } else {

@@ -15,12 +15,13 @@ pub struct Ui {
 
 impl Ui {
     /// Draws on stderr; `quiet` shows nothing (the summary table is printed by the caller).
+    /// The bars are the process-wide [`crate::progress::multi`], which the trainers' bars and
+    /// the log writer use too.
     pub fn new(quiet: bool) -> Self {
-        let mp = if quiet {
-            MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
-        } else {
-            MultiProgress::new()
-        };
+        let mp = crate::progress::multi().clone();
+        if quiet {
+            mp.set_draw_target(ProgressDrawTarget::hidden());
+        }
         Ui { mp, quiet }
     }
 

@@ -5,6 +5,8 @@
 //! Entry points:
 //! - [`build_glue`]: one GLUE split (`{train,dev,test}.tsv`, all nine task layouts) into a
 //!   tokenised dataset with labels ([`Task`] knows each task's labels, metric and lengths);
+//! - [`augment_glue`]: a task's training set augmented with the teacher's MLM and GloVe
+//!   (SPEC §5) into `train_aug.tsv` and a tokenised dataset with `source_index`;
 //! - [`build_corpus`]: text into BERT pre-training instances (`[CLS] A [SEP] B [SEP]`),
 //!   streaming, parallel and deterministic;
 //! - [`GlueDataset::open`] / [`InstanceShards::open`] load them back, [`batches`] and
@@ -12,6 +14,7 @@
 //!
 //! The Parquet schemas and metadata are documented in [`schema`].
 
+pub mod augment;
 pub mod batch;
 pub mod corpus;
 pub mod dataset;
@@ -26,6 +29,7 @@ pub mod schema;
 pub mod task;
 pub mod tsv;
 
+pub use augment::{augment_glue, AugmentOptions, AugmentOutcome, AugmentSummary};
 pub use batch::{
     batches, collate, shuffled_order, Batch, BatchLabels, BatchTensors, Padding, Sequence,
 };

@@ -5,7 +5,7 @@
 //! | `guid` | utf8 | the example's guid (the file's `index`/`id` column, else its 0-based row) |
 //! | `prediction` | int64 class id (into `tinybert.labels`) or float32 value (STS-B) | |
 //! | `label` | int64 / float32, null where the split has no labels (test) | gold label |
-//! | `logits` | list<float32> | the classifier's outputs (one for STS-B) |
+//! | `logits` | `list<float32>` | the classifier's outputs (one for STS-B) |
 //!
 //! Key-value metadata: `tinybert.task`, `tinybert.split`, `tinybert.labels` (JSON list of the
 //! class names in id order, empty for STS-B) and `tinybert.model` (the evaluated folder).

@@ -6,6 +6,7 @@ use super::common::{
 };
 use crate::GlobalArgs;
 use anyhow::Result;
+use candle_core::Device;
 use clap::Args;
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -36,6 +37,10 @@ pub struct InferenceArgs {
     /// JSON results (a Markdown table is written beside it).
     #[arg(long, default_value = "bench/inference.json")]
     pub output: PathBuf,
+    /// Display names of the models, in order (default: as given); set by the pipeline's
+    /// `bench` stage.
+    #[arg(skip)]
+    pub names: Vec<String>,
 }
 
 struct Row {
@@ -50,6 +55,12 @@ struct Row {
 
 pub fn run(a: InferenceArgs, g: &GlobalArgs) -> Result<()> {
     let device = crate::device::parse_device(&g.device)?;
+    bench(&a, &device, &g.device)
+}
+
+/// Benchmarks `a.models` on `device` and writes `a.output` (JSON) with a Markdown table beside
+/// it: the core of `tinybert bench inference`, also run by the pipeline's `bench` stage.
+pub fn bench(a: &InferenceArgs, device: &Device, device_name: &str) -> Result<()> {
     let threads = a
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -65,7 +76,8 @@ pub fn run(a: InferenceArgs, g: &GlobalArgs) -> Result<()> {
     };
     let mut rows = Vec::new();
     let mut configs = Vec::new();
-    for spec in &a.models {
+    for (i, spec) in a.models.iter().enumerate() {
+        let name = a.names.get(i).unwrap_or(spec);
         let model = match BertConfig::preset(spec) {
             Some(cfg) => Model::init(&cfg, &opts)?,
             None => Model::load(&resolve_model(spec)?, &opts)?,
@@ -73,14 +85,14 @@ pub fn run(a: InferenceArgs, g: &GlobalArgs) -> Result<()> {
         let cfg = model.config.clone();
         let params = model.num_params();
         for &b in &a.batch {
-            let (ids, types, mask) = synthetic_batch(b, a.seq, cfg.vocab_size, 99, &device)?;
+            let (ids, types, mask) = synthetic_batch(b, a.seq, cfg.vocab_size, 99, device)?;
             let times = time_ms(a.warmup, a.iters, || {
                 let out = model.forward_t(&ids, &types, &mask, false)?;
                 out.sequence_output.device().synchronize()?;
                 Ok(())
             })?;
             let row = Row {
-                name: spec.clone(),
+                name: name.clone(),
                 implementation: "tinybert",
                 batch: b,
                 params,
@@ -88,17 +100,17 @@ pub fn run(a: InferenceArgs, g: &GlobalArgs) -> Result<()> {
                 latency_ms: median(&times),
                 peak_rss_mb: peak_rss_mb(),
             };
-            tracing::info!("{} batch {b}: {:.1} ms", spec, row.latency_ms);
+            tracing::info!("{name} batch {b}: {:.1} ms", row.latency_ms);
             rows.push(row);
         }
-        configs.push((spec.clone(), cfg));
+        configs.push((name.clone(), cfg));
     }
     if a.pytorch != "none" {
-        rows.extend(reference_rows(&a, threads, &configs)?);
+        rows.extend(reference_rows(a, threads, &configs)?);
     }
-    let values = to_json(&rows, &a);
-    let md = markdown(&rows, &a);
-    let meta = json!({ "seq": a.seq, "threads": threads, "device": g.device, "iters": a.iters, "warmup": a.warmup });
+    let values = to_json(&rows, a);
+    let md = markdown(&rows, a);
+    let meta = json!({ "seq": a.seq, "threads": threads, "device": device_name, "iters": a.iters, "warmup": a.warmup });
     write_results(&a.output, meta, &values, &md)
 }
 
@@ -162,6 +174,14 @@ fn reference_rows(
     Ok(rows)
 }
 
+/// The display name of the first model, the speed-up baseline.
+fn base_name(a: &InferenceArgs) -> &str {
+    a.names
+        .first()
+        .or(a.models.first())
+        .map_or("", String::as_str)
+}
+
 /// Speed-up of `row` relative to the first model with the same implementation and batch.
 fn speedup(rows: &[Row], row: &Row, base_name: &str) -> Option<f64> {
     rows.iter()
@@ -179,7 +199,7 @@ fn to_json(rows: &[Row], a: &InferenceArgs) -> Vec<Value> {
                 "params": r.params, "flops_per_example": r.flops_per_example,
                 "latency_ms_median": r.latency_ms,
                 "examples_per_s": r.batch as f64 / (r.latency_ms / 1e3),
-                "speedup": speedup(rows, r, &a.models[0]),
+                "speedup": speedup(rows, r, base_name(a)),
                 "peak_rss_mb": r.peak_rss_mb,
             })
         })
@@ -189,10 +209,10 @@ fn to_json(rows: &[Row], a: &InferenceArgs) -> Vec<Value> {
 fn markdown(rows: &[Row], a: &InferenceArgs) -> String {
     let mut s = format!(
         "| model | impl | batch | params | GFLOP/example | latency (ms) | examples/s | speed-up vs {} |\n|---|---|---|---|---|---|---|---|\n",
-        a.models[0]
+        base_name(a)
     );
     for r in rows {
-        let sp = speedup(rows, r, &a.models[0]).map_or("–".into(), |x| format!("{x:.1}x"));
+        let sp = speedup(rows, r, base_name(a)).map_or("–".into(), |x| format!("{x:.1}x"));
         s.push_str(&format!(
             "| {} | {} | {} | {:.1}M | {:.2} | {:.1} | {:.1} | {} |\n",
             r.name,

@@ -6,16 +6,24 @@ use anyhow::Result;
 use clap::Subcommand;
 
 pub mod common;
+pub mod data;
+pub mod distill;
 pub mod inference;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Corpus pre-generation and task augmentation speed vs the Python references.
+    Data(data::DataArgs),
     /// Forward latency/throughput of models (folders, or presets with random weights).
     Inference(inference::InferenceArgs),
+    /// One general- and one prediction-distillation step (trainer code path) vs PyTorch.
+    Distill(distill::DistillArgs),
 }
 
 pub fn run(cmd: BenchCommand, g: &GlobalArgs) -> Result<()> {
     match cmd {
+        BenchCommand::Data(a) => data::run(a, g),
         BenchCommand::Inference(a) => inference::run(a, g),
+        BenchCommand::Distill(a) => distill::run(a, g),
     }
 }

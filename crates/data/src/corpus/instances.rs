@@ -48,8 +48,144 @@ pub struct SpecialIds {
     pub sep: u32,
 }
 
-/// A tokenised document: its segments (sentences), none empty.
-pub type Document = Vec<Vec<u32>>;
+/// A tokenised document: its segments (sentences) stored back to back, none empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Document {
+    ids: Vec<u32>,
+    /// End offset (into `ids`) of each segment.
+    ends: Vec<usize>,
+}
+
+impl Document {
+    /// A document from its segments (empty segments are dropped).
+    pub fn from_segments<S: AsRef<[u32]>>(segments: &[S]) -> Self {
+        let mut d = Self::default();
+        for s in segments {
+            d.ids.extend_from_slice(s.as_ref());
+            d.end_segment();
+        }
+        d
+    }
+
+    /// The buffer the current segment's ids are appended to (then call [`Self::end_segment`]).
+    pub fn ids_mut(&mut self) -> &mut Vec<u32> {
+        &mut self.ids
+    }
+
+    /// Closes the current segment; an empty one is dropped.
+    pub fn end_segment(&mut self) {
+        if self.ids.len() > self.ends.last().copied().unwrap_or(0) {
+            self.ends.push(self.ids.len());
+        }
+    }
+
+    /// Number of segments.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// True when the document has no segment.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Number of tokens.
+    pub fn num_tokens(&self) -> usize {
+        self.ids.len()
+    }
+
+    fn start(&self, k: usize) -> usize {
+        if k == 0 {
+            0
+        } else {
+            self.ends[k - 1]
+        }
+    }
+
+    /// Segment `k`.
+    pub fn segment(&self, k: usize) -> &[u32] {
+        &self.ids[self.start(k)..self.ends[k]]
+    }
+
+    /// Segments `from..to` back to back.
+    fn span(&self, from: usize, to: usize) -> &[u32] {
+        &self.ids[self.start(from)..self.start(to)]
+    }
+}
+
+/// Instances stored back to back, ready to become Arrow arrays without copying.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceBuffer {
+    pub input_ids: Vec<u32>,
+    pub token_type_ids: Vec<u8>,
+    /// Start offset of each instance plus the final end (`len() + 1` entries).
+    pub offsets: Vec<i32>,
+    pub is_random_next: Vec<bool>,
+}
+
+impl Default for InstanceBuffer {
+    fn default() -> Self {
+        Self {
+            input_ids: Vec::new(),
+            token_type_ids: Vec::new(),
+            offsets: vec![0],
+            is_random_next: Vec::new(),
+        }
+    }
+}
+
+impl InstanceBuffer {
+    /// Number of instances.
+    pub fn len(&self) -> usize {
+        self.is_random_next.len()
+    }
+
+    /// True when there is no instance.
+    pub fn is_empty(&self) -> bool {
+        self.is_random_next.is_empty()
+    }
+
+    /// Appends all instances of `other`.
+    pub fn append(&mut self, other: &InstanceBuffer) {
+        let base = self.input_ids.len() as i32;
+        self.input_ids.extend_from_slice(&other.input_ids);
+        self.token_type_ids.extend_from_slice(&other.token_type_ids);
+        self.offsets
+            .extend(other.offsets[1..].iter().map(|&o| base + o));
+        self.is_random_next.extend_from_slice(&other.is_random_next);
+    }
+
+    /// The instances as separate values.
+    pub fn to_instances(&self) -> Vec<Instance> {
+        (0..self.len())
+            .map(|i| {
+                let r = self.offsets[i] as usize..self.offsets[i + 1] as usize;
+                Instance {
+                    input_ids: self.input_ids[r.clone()].to_vec(),
+                    token_type_ids: self.token_type_ids[r].to_vec(),
+                    is_random_next: self.is_random_next[i],
+                }
+            })
+            .collect()
+    }
+
+    /// Appends `[CLS] a [SEP] (b [SEP])`.
+    fn push(&mut self, a: &[u32], b: &[u32], random_next: bool, special: SpecialIds) {
+        self.input_ids.push(special.cls);
+        self.input_ids.extend_from_slice(a);
+        self.input_ids.push(special.sep);
+        let a_len = a.len() + 2;
+        self.token_type_ids.extend(std::iter::repeat_n(0, a_len));
+        if !b.is_empty() {
+            self.input_ids.extend_from_slice(b);
+            self.input_ids.push(special.sep);
+            self.token_type_ids
+                .extend(std::iter::repeat_n(1, b.len() + 1));
+        }
+        self.offsets.push(self.input_ids.len() as i32);
+        self.is_random_next.push(random_next);
+    }
+}
 
 /// Draws "another document" of a block, proportionally to segment counts.
 pub struct DocumentSampler {
@@ -91,7 +227,7 @@ impl DocumentSampler {
     }
 }
 
-/// Creates the instances of document `d` of `docs`.
+/// Appends the instances of document `d` of `docs` to `out`.
 pub fn document_instances<R: Rng>(
     docs: &[Document],
     d: usize,
@@ -99,99 +235,76 @@ pub fn document_instances<R: Rng>(
     rng: &mut R,
     cfg: &InstanceConfig,
     special: SpecialIds,
-) -> Vec<Instance> {
-    let segments = &docs[d];
+    out: &mut InstanceBuffer,
+) {
+    let doc = &docs[d];
     let budget = cfg.max_seq_len.saturating_sub(3).max(2);
     let mut target = budget;
     if rng.random::<f64>() < cfg.short_seq_prob {
         target = rng.random_range(2..=budget);
     }
     let can_draw_other = cfg.random_next && sampler.has_other(d);
-    let mut out = Vec::new();
-    let mut chunk: Vec<usize> = Vec::new();
+    // The chunk is the segment range `chunk_start..=k`.
+    let mut chunk_start = 0usize;
     let mut chunk_len = 0usize;
     let mut k = 0usize;
-    while k < segments.len() {
-        chunk.push(k);
-        chunk_len += segments[k].len();
-        if k == segments.len() - 1 || chunk_len >= target {
-            let split = if chunk.len() >= 2 {
-                rng.random_range(1..chunk.len())
+    while k < doc.len() {
+        chunk_len += doc.segment(k).len();
+        if k == doc.len() - 1 || chunk_len >= target {
+            let chunk_segments = k + 1 - chunk_start;
+            let split = if chunk_segments >= 2 {
+                rng.random_range(1..chunk_segments)
             } else {
                 1
             };
-            let first: Vec<u32> = chunk[..split]
-                .iter()
-                .flat_map(|&i| segments[i].iter().copied())
-                .collect();
-            let mut second = Vec::new();
-            let random_next = can_draw_other && (chunk.len() == 1 || rng.random::<f64>() < 0.5);
-            if random_next {
+            let a_end = chunk_start + split;
+            let first = doc.span(chunk_start, a_end);
+            let random_next = can_draw_other && (chunk_segments == 1 || rng.random::<f64>() < 0.5);
+            let second = if random_next {
                 let want = target.saturating_sub(first.len());
                 let other = &docs[sampler.other(rng, d)];
                 let start = rng.random_range(0..other.len());
-                for seg in &other[start..] {
-                    second.extend_from_slice(seg);
-                    if second.len() >= want {
+                let mut end = start;
+                let mut len = 0;
+                while end < other.len() {
+                    len += other.segment(end).len();
+                    end += 1;
+                    if len >= want {
                         break;
                     }
                 }
                 // Unused segments of the chunk are used again from the next position.
-                k -= chunk.len() - split;
+                k = a_end - 1;
+                other.span(start, end)
             } else {
-                for &i in &chunk[split..] {
-                    second.extend_from_slice(&segments[i]);
-                }
-            }
-            out.push(assemble(&first, &second, budget, random_next, rng, special));
-            chunk.clear();
+                doc.span(a_end, k + 1)
+            };
+            let (a, b) = truncate_pair(first, second, budget, rng);
+            out.push(a, b, random_next, special);
+            chunk_start = k + 1;
             chunk_len = 0;
         }
         k += 1;
     }
-    out
 }
 
-/// Truncates the pair to `budget` tokens (a random end of the longer side at a time) and adds
-/// the special tokens. An empty `b` gives `[CLS] A [SEP]`.
-fn assemble<R: Rng>(
-    a: &[u32],
-    b: &[u32],
+/// Drops a token from a random end of the longer side (B on ties) until the pair fits `budget`.
+fn truncate_pair<'s, R: Rng>(
+    a: &'s [u32],
+    b: &'s [u32],
     budget: usize,
-    random_next: bool,
     rng: &mut R,
-    special: SpecialIds,
-) -> Instance {
-    let (mut a0, mut a1, mut b0, mut b1) = (0, a.len(), 0, b.len());
-    while (a1 - a0) + (b1 - b0) > budget {
-        let (lo, hi) = if a1 - a0 > b1 - b0 {
-            (&mut a0, &mut a1)
+) -> (&'s [u32], &'s [u32]) {
+    let (mut a, mut b) = (a, b);
+    while a.len() + b.len() > budget {
+        let longer = if a.len() > b.len() { &mut a } else { &mut b };
+        *longer = if rng.random::<f64>() < 0.5 {
+            &longer[1..]
         } else {
-            (&mut b0, &mut b1)
+            &longer[..longer.len() - 1]
         };
-        if rng.random::<f64>() < 0.5 {
-            *lo += 1;
-        } else {
-            *hi -= 1;
-        }
     }
-    let (a, b) = (&a[a0..a1], &b[b0..b1]);
-    let extra = if b.is_empty() { 2 } else { 3 };
-    let mut ids = Vec::with_capacity(a.len() + b.len() + extra);
-    ids.push(special.cls);
-    ids.extend_from_slice(a);
-    ids.push(special.sep);
-    let mut types = vec![0u8; ids.len()];
-    if !b.is_empty() {
-        ids.extend_from_slice(b);
-        ids.push(special.sep);
-        types.resize(ids.len(), 1);
-    }
-    Instance {
-        input_ids: ids,
-        token_type_ids: types,
-        is_random_next: random_next,
-    }
+    (a, b)
 }
 
 #[cfg(test)]
@@ -208,15 +321,31 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(d, segs)| {
-                segs.iter()
+                let segments: Vec<Vec<u32>> = segs
+                    .iter()
                     .map(|&n| {
                         (0..n as u32)
                             .map(|i| 1000 * (d as u32 + 1) + i % 1000)
                             .collect()
                     })
-                    .collect()
+                    .collect();
+                Document::from_segments(&segments)
             })
             .collect()
+    }
+
+    fn instances(
+        docs: &[Document],
+        d: usize,
+        sampler: &DocumentSampler,
+        rng: &mut StdRng,
+        cfg: &InstanceConfig,
+    ) -> Vec<Instance> {
+        let mut out = InstanceBuffer::default();
+        document_instances(docs, d, sampler, rng, cfg, SPECIAL, &mut out);
+        assert_eq!(out.offsets.len(), out.len() + 1);
+        assert_eq!(*out.offsets.last().unwrap() as usize, out.input_ids.len());
+        out.to_instances()
     }
 
     fn origin(id: u32) -> u32 {
@@ -230,7 +359,7 @@ mod tests {
         let cfg = InstanceConfig::default();
         let mut rng = StdRng::seed_from_u64(1);
         for d in 0..docs.len() {
-            for inst in document_instances(&docs, d, &sampler, &mut rng, &cfg, SPECIAL) {
+            for inst in instances(&docs, d, &sampler, &mut rng, &cfg) {
                 assert!(inst.input_ids.len() <= 128);
                 assert_eq!(inst.input_ids[0], 101);
                 assert_eq!(*inst.input_ids.last().unwrap(), 102);
@@ -249,7 +378,7 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(3);
         let mut random = 0;
         for d in 0..docs.len() {
-            for inst in document_instances(&docs, d, &sampler, &mut rng, &cfg, SPECIAL) {
+            for inst in instances(&docs, d, &sampler, &mut rng, &cfg) {
                 let sep = inst.input_ids.iter().position(|&t| t == 102).unwrap();
                 let a = &inst.input_ids[1..sep];
                 let b = &inst.input_ids[sep + 1..inst.input_ids.len() - 1];
@@ -272,7 +401,7 @@ mod tests {
             ..InstanceConfig::default()
         };
         let mut rng = StdRng::seed_from_u64(0);
-        let inst = document_instances(&docs, 0, &sampler, &mut rng, &cfg, SPECIAL);
+        let inst = instances(&docs, 0, &sampler, &mut rng, &cfg);
         assert_eq!(inst.len(), 1);
         assert_eq!(inst[0].input_ids.len(), 12);
         assert!(inst[0].token_type_ids.iter().all(|&t| t == 0));
@@ -290,5 +419,34 @@ mod tests {
         }
         let lone = docs(&[&[1, 1]]);
         assert!(!DocumentSampler::new(&lone).has_other(0));
+    }
+}
+
+#[cfg(test)]
+mod buffer_tests {
+    use super::*;
+
+    #[test]
+    fn appended_buffers_keep_their_instances() {
+        let special = SpecialIds { cls: 1, sep: 2 };
+        let mut a = InstanceBuffer::default();
+        a.push(&[5, 6], &[7], false, special);
+        let mut b = InstanceBuffer::default();
+        b.push(&[8], &[], true, special);
+        a.append(&b);
+        let got = a.to_instances();
+        assert_eq!(got[0].input_ids, vec![1, 5, 6, 2, 7, 2]);
+        assert_eq!(got[0].token_type_ids, vec![0, 0, 0, 0, 1, 1]);
+        assert_eq!(got[1].input_ids, vec![1, 8, 2]);
+        assert!(got[1].is_random_next);
+        assert_eq!(a.offsets, vec![0, 6, 9]);
+    }
+
+    #[test]
+    fn empty_segments_are_dropped_from_documents() {
+        let d = Document::from_segments(&[vec![1u32, 2], vec![], vec![3]]);
+        assert_eq!(d.len(), 2);
+        assert_eq!(d.segment(1), &[3]);
+        assert_eq!(d.num_tokens(), 3);
     }
 }

@@ -1,9 +1,12 @@
 //! `tinybert data corpus`: plain text -> sharded Parquet pre-training instances + `summary.json`.
 //!
-//! Streaming: the corpus is read one block (about `block_bytes` of whole documents) at a time;
-//! each block's lines are split into sentences and tokenised in parallel (rayon), its
-//! documents' instances are made in parallel, and a writer thread encodes the previous block's
-//! instances to Parquet meanwhile. Memory therefore depends on the block size, not the corpus.
+//! Streaming, in three stages: a reader thread cuts the corpus into blocks (about
+//! `block_bytes` of whole documents); this thread splits each block's documents into sentences
+//! and tokenises them in parallel (rayon, through the memoised [`CachedTokenizer`]), then packs
+//! every document's instances in parallel into flat buffers; a writer thread turns them into
+//! Parquet meanwhile. Each hand-over holds at most one block, so memory depends on the block
+//! size (and the bounded chunk cache), not on the corpus size; only a single document is always
+//! held whole.
 //!
 //! Deterministic for a seed: document `i` (corpus-wide, counting non-empty documents) draws
 //! from its own generator seeded by `(seed, i)`, and random next segments come from other
@@ -11,10 +14,12 @@
 //! never on the thread count or scheduling.
 
 use super::documents::{expand_inputs, Block, DocumentReader};
-use super::instances::{document_instances, Document, DocumentSampler, InstanceConfig, SpecialIds};
+use super::instances::{
+    document_instances, Document, DocumentSampler, InstanceBuffer, InstanceConfig, SpecialIds,
+};
 use super::split::SentenceSplit;
+use super::word_cache::CachedTokenizer;
 use crate::error::{Error, Result};
-use crate::example::Instance;
 use crate::json::write_json;
 use crate::parquet_io::{arrays, prepare_output_dir, ShardInfo, ShardWriter};
 use crate::progress::Progress;
@@ -120,6 +125,7 @@ pub fn build_corpus(
         ));
     }
     let special = special_ids(tok)?;
+    let cached = CachedTokenizer::new(tok)?;
     let files = expand_inputs(&opts.inputs)?;
     let mut input_bytes = 0;
     for f in &files {
@@ -153,24 +159,26 @@ pub fn build_corpus(
         schema_version: SCHEMA_VERSION,
         ..CorpusSummary::default()
     };
-    let (send, receive) = sync_channel::<Vec<Instance>>(2);
+    // Three stages: a reader thread, this thread (tokenising and packing on the rayon pool),
+    // a writer thread; each hand-over holds at most one block.
+    let (send, receive) = sync_channel::<InstanceBuffer>(1);
+    let (send_block, receive_block) = sync_channel::<Result<Block>>(1);
     let output = opts.output.clone();
+    let block_bytes = opts.block_bytes;
     let shards = std::thread::scope(|scope| -> Result<Vec<ShardInfo>> {
         let writer_thread = scope.spawn(move || write_instances(writer, &schema, receive, &output));
-        let mut reader = DocumentReader::new(files);
+        scope.spawn(move || read_blocks(DocumentReader::new(files), block_bytes, send_block));
         let produced = (|| -> Result<()> {
-            while let Some(block) = reader.next_block(opts.block_bytes)? {
-                let (instances, stats) = process_block(&block, tok, opts, special)?;
+            for block in receive_block {
+                let block = block?;
+                let (instances, stats) = process_block(&block, &cached, opts, special)?;
                 summary.documents += stats.documents;
                 summary.sentences += stats.sentences;
                 summary.tokens += stats.tokens;
                 summary.instances += instances.len() as u64;
                 summary.random_next_instances +=
-                    instances.iter().filter(|i| i.is_random_next).count() as u64;
-                summary.instance_tokens += instances
-                    .iter()
-                    .map(|i| i.input_ids.len() as u64)
-                    .sum::<u64>();
+                    instances.is_random_next.iter().filter(|&&r| r).count() as u64;
+                summary.instance_tokens += instances.input_ids.len() as u64;
                 progress.advance(block.bytes, stats.tokens);
                 if send.send(instances).is_err() {
                     break; // the writer failed; its error is reported below
@@ -193,6 +201,23 @@ pub fn build_corpus(
     Ok(summary)
 }
 
+/// Sends the corpus's blocks (or the first read error) until the input ends or the receiver
+/// hangs up.
+fn read_blocks(
+    mut reader: DocumentReader,
+    block_bytes: u64,
+    send: std::sync::mpsc::SyncSender<Result<Block>>,
+) {
+    loop {
+        let next = reader.next_block(block_bytes).transpose();
+        let Some(block) = next else { return };
+        let failed = block.is_err();
+        if send.send(block).is_err() || failed {
+            return;
+        }
+    }
+}
+
 fn special_ids(tok: &Tokenizer) -> Result<SpecialIds> {
     let id = |t: &str| {
         tok.token_to_id(t)
@@ -208,14 +233,12 @@ fn special_ids(tok: &Tokenizer) -> Result<SpecialIds> {
 fn write_instances(
     mut writer: ShardWriter,
     schema: &arrow::datatypes::SchemaRef,
-    receive: std::sync::mpsc::Receiver<Vec<Instance>>,
+    receive: std::sync::mpsc::Receiver<InstanceBuffer>,
     dir: &Path,
 ) -> Result<Vec<ShardInfo>> {
     for instances in receive {
-        for chunk in instances.chunks(8192) {
-            let batch = arrays::instance_batch(schema, chunk).map_err(|e| Error::arrow(dir, e))?;
-            writer.write(&batch)?;
-        }
+        let batch = arrays::instance_batch(schema, instances).map_err(|e| Error::arrow(dir, e))?;
+        writer.write(&batch)?;
     }
     writer.finish()
 }
@@ -223,52 +246,58 @@ fn write_instances(
 /// Splits, tokenises and packs one block.
 fn process_block(
     block: &Block,
-    tok: &Tokenizer,
+    tok: &CachedTokenizer,
     opts: &CorpusOptions,
     special: SpecialIds,
-) -> Result<(Vec<Instance>, BlockStats)> {
-    // Every line of the block, tokenised in parallel, sentence by sentence.
-    let lines: Vec<(usize, &str)> = block
+) -> Result<(InstanceBuffer, BlockStats)> {
+    // Documents are tokenised in parallel, sentence by sentence.
+    let mut docs: Vec<Document> = block
         .documents
-        .iter()
-        .enumerate()
-        .flat_map(|(d, doc)| doc.lines.iter().map(move |l| (d, l.as_str())))
-        .collect();
-    let tokenised: Vec<(usize, Vec<Vec<u32>>)> = lines
         .par_iter()
-        .map(|&(d, line)| {
-            let mut segments = Vec::new();
-            for sentence in opts.split.split(line) {
-                let enc = tok
-                    .encode_fast(sentence, false)
-                    .map_err(|e| Error::Tokenize(e.to_string()))?;
-                if !enc.get_ids().is_empty() {
-                    segments.push(enc.get_ids().to_vec());
+        .map(|raw| {
+            let mut doc = Document::default();
+            // About one token per 4.5 bytes of English text.
+            let bytes: usize = raw.lines.iter().map(String::len).sum();
+            doc.ids_mut().reserve(bytes / 4);
+            for line in &raw.lines {
+                for sentence in opts.split.split(line) {
+                    tok.tokenize_into(sentence, doc.ids_mut())?;
+                    doc.end_segment();
                 }
             }
-            Ok((d, segments))
+            Ok(doc)
         })
         .collect::<Result<_>>()?;
-    let mut docs: Vec<Document> = vec![Vec::new(); block.documents.len()];
-    for (d, segments) in tokenised {
-        docs[d].extend(segments);
-    }
     docs.retain(|d| !d.is_empty());
     let stats = BlockStats {
         documents: docs.len() as u64,
         sentences: docs.iter().map(|d| d.len() as u64).sum(),
-        tokens: docs.iter().flatten().map(|s| s.len() as u64).sum(),
+        tokens: docs.iter().map(|d| d.num_tokens() as u64).sum(),
     };
     let sampler = DocumentSampler::new(&docs);
-    let per_doc: Vec<Vec<Instance>> = (0..docs.len())
+    let per_doc: Vec<InstanceBuffer> = (0..docs.len())
         .into_par_iter()
         .map(|d| {
             let doc_index = block.first_document + d as u64;
             let mut rng = StdRng::seed_from_u64(document_seed(opts.seed, doc_index));
-            document_instances(&docs, d, &sampler, &mut rng, &opts.instances, special)
+            let mut out = InstanceBuffer::default();
+            document_instances(
+                &docs,
+                d,
+                &sampler,
+                &mut rng,
+                &opts.instances,
+                special,
+                &mut out,
+            );
+            out
         })
         .collect();
-    Ok((per_doc.into_iter().flatten().collect(), stats))
+    let mut all = InstanceBuffer::default();
+    for b in &per_doc {
+        all.append(b);
+    }
+    Ok((all, stats))
 }
 
 /// The generator seed of document `index` (SplitMix64 of the pair).

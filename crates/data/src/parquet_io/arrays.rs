@@ -1,11 +1,12 @@
 //! Conversion between examples/instances and Arrow record batches of [`crate::schema`].
 
+use crate::corpus::instances::InstanceBuffer;
 use crate::example::{Example, Instance, Label};
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float32Array, Int64Array, ListArray, RecordBatch,
     StringArray, UInt32Array, UInt64Array, UInt8Array,
 };
-use arrow::buffer::OffsetBuffer;
+use arrow::buffer::{OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{
     DataType, Field, Float32Type, Int64Type, SchemaRef, UInt32Type, UInt64Type, UInt8Type,
 };
@@ -73,18 +74,32 @@ pub fn glue_batch(schema: &SchemaRef, examples: &[Example]) -> Result<RecordBatc
     RecordBatch::try_new(schema.clone(), columns)
 }
 
-/// A record batch of pre-training instances in [`crate::schema::pretraining_schema`].
-pub fn instance_batch(
-    schema: &SchemaRef,
-    instances: &[Instance],
-) -> Result<RecordBatch, ArrowError> {
-    let columns = vec![
-        ids_column(instances.iter().map(|i| i.input_ids.as_slice()))?,
-        types_column(instances.iter().map(|i| i.token_type_ids.as_slice()))?,
-        length_column(instances.iter().map(|i| i.input_ids.len())),
-        Arc::new(BooleanArray::from_iter(
-            instances.iter().map(|i| Some(i.is_random_next)),
-        )) as ArrayRef,
+/// A record batch of pre-training instances in [`crate::schema::pretraining_schema`], built
+/// from the buffer without copying the ids.
+pub fn instance_batch(schema: &SchemaRef, buf: InstanceBuffer) -> Result<RecordBatch, ArrowError> {
+    let lengths: Vec<u32> = buf
+        .offsets
+        .windows(2)
+        .map(|w| (w[1] - w[0]) as u32)
+        .collect();
+    let offsets = OffsetBuffer::new(ScalarBuffer::from(buf.offsets));
+    let ids = ListArray::try_new(
+        Arc::new(Field::new_list_field(DataType::UInt32, false)),
+        offsets.clone(),
+        Arc::new(UInt32Array::from(buf.input_ids)),
+        None,
+    )?;
+    let types = ListArray::try_new(
+        Arc::new(Field::new_list_field(DataType::UInt8, false)),
+        offsets,
+        Arc::new(UInt8Array::from(buf.token_type_ids)),
+        None,
+    )?;
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(ids),
+        Arc::new(types),
+        Arc::new(UInt32Array::from(lengths)),
+        Arc::new(BooleanArray::from(buf.is_random_next)),
     ];
     RecordBatch::try_new(schema.clone(), columns)
 }

@@ -5,7 +5,7 @@
 //! leaves a half-written `part-*.parquet`.
 
 use crate::error::{Error, Result};
-use crate::schema::DatasetMeta;
+use crate::schema::{DatasetKind, DatasetMeta};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
@@ -76,8 +76,12 @@ impl ShardWriter {
         if shard_size == 0 {
             return Err(Error::Invalid("shard size must be at least 1".into()));
         }
+        // Pre-training shards are large and their ids nearly uniform over the vocabulary:
+        // dictionary encoding costs more time than it saves space there (snappy still applies).
+        let dictionary = meta.kind != DatasetKind::Pretraining;
         let props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
+            .set_dictionary_enabled(dictionary)
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS.min(shard_size)))
             .set_key_value_metadata(Some(meta.to_key_values()))
             .build();

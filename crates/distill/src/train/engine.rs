@@ -184,7 +184,6 @@ pub fn train(
     let mut window = Window::default();
     let mut last_loss = f64::NAN;
     let mut last_rate = 0.0;
-    let mut evaluated_at = None;
     let mut best_scores: Option<(Scores, usize)> = None;
     while state.step < t_total {
         let order = tinybert_data::shuffled_order(n_examples, cfg.seed, state.epoch as u64);
@@ -283,7 +282,6 @@ pub fn train(
         };
         if let (true, Some(d)) = (eval_now, dev.as_deref_mut()) {
             let scores = d.evaluate(model)?;
-            evaluated_at = Some(state.step);
             let improved = state.best.is_none_or(|(b, _)| scores.score > b);
             opts.progress.message(&format!(
                 "step {}: dev score {:.4}{}",
@@ -324,7 +322,6 @@ pub fn train(
             kill_self();
         }
     }
-    let _ = evaluated_at;
     // The output model: the best dev checkpoint when evaluating, else the last weights.
     let best_dir = out.join(BEST_DIR);
     if best_dir.exists() {

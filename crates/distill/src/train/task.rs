@@ -22,16 +22,16 @@ pub struct TaskData {
 
 /// Prediction-layer objective: soft cross-entropy against the teacher's logits, or MSE against
 /// the gold score for regression tasks.
-struct PredictionObjective<'a> {
-    teacher: &'a Model,
-    student: &'a Model,
-    data: &'a [Example],
-    pad_id: u32,
-    loss: &'a LossConfig,
-    regression: bool,
+pub struct PredictionObjective<'a> {
+    pub teacher: &'a Model,
+    pub student: &'a Model,
+    pub data: &'a [Example],
+    pub pad_id: u32,
+    pub loss: &'a LossConfig,
+    pub regression: bool,
     /// Teacher logits per example, when cached.
-    cache: Option<Vec<Vec<f32>>>,
-    device: Device,
+    pub cache: Option<Vec<Vec<f32>>>,
+    pub device: Device,
 }
 
 impl Objective for PredictionObjective<'_> {

@@ -1,0 +1,352 @@
+//! `tinybert data augment`: a task's training set -> augmented `train_aug.tsv`, a tokenised
+//! Parquet dataset with `source_index`, and `summary.json` (SPEC §5).
+
+use super::chunk::{Augmenter, CandidateRecord, ChunkStats, DrawSettings};
+use super::glove::GloveIndex;
+use super::mlm::MlmPredictor;
+use super::output::{write_outputs, Written};
+use super::partial::{hash_file, teacher_fingerprint, Partial, RunKey};
+use super::source::{read_source, SourceFile};
+use super::words::WordSplitter;
+use crate::error::{Error, Result};
+use crate::json::write_json;
+use crate::parquet_io::ShardInfo;
+use crate::progress::Progress;
+use crate::schema::SCHEMA_VERSION;
+use crate::task::Task;
+use std::collections::HashMap;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tinybert_model::Model;
+use tokenizers::Tokenizer;
+
+/// Format of `partial/` (bumped when chunks made by an older build must not be reused).
+const PARTIAL_FORMAT: u32 = 1;
+
+/// What to augment and how.
+#[derive(Debug, Clone)]
+pub struct AugmentOptions {
+    pub task: Task,
+    /// GLUE root (holding `SST-2/` ...) or the task's own folder; `train.tsv` is augmented.
+    pub data_dir: PathBuf,
+    /// GloVe vectors, standard text format.
+    pub glove: PathBuf,
+    /// Only the first this many GloVe words are read and searched.
+    pub glove_words: usize,
+    /// N_a: rounds of replacement per field.
+    pub n_aug: usize,
+    /// K: candidates per word (MLM top-K before dropping `##` pieces; GloVe neighbours).
+    pub k: usize,
+    /// Probability that a candidate position is replaced in a round.
+    pub p: f64,
+    pub seed: u64,
+    /// Maximum length of the tokenised output (default: the task's, 64 or 128).
+    pub max_seq_len: Option<usize>,
+    /// Most masked sequences per teacher forward.
+    pub batch_size: usize,
+    /// Only the first this many training examples.
+    pub limit: Option<usize>,
+    /// Examples per resumable chunk (the unit of `partial/`; the output does not depend on it).
+    pub chunk_size: usize,
+    /// Rows per Parquet shard.
+    pub shard_size: usize,
+    /// Skip malformed training rows (counted) instead of failing.
+    pub skip_bad_rows: bool,
+    /// Output folder: `train_aug.tsv`, `part-*.parquet`, `summary.json` (`partial/` meanwhile).
+    pub output: PathBuf,
+    /// Checked after every chunk: when set, the run stops there (resumable).
+    pub stop: Option<Arc<AtomicBool>>,
+    /// Write every candidate position's candidates to this JSON-lines file (chunks augmented
+    /// by this run only), like the reference's `--log-candidates`.
+    pub log_candidates: Option<PathBuf>,
+}
+
+impl AugmentOptions {
+    /// The reference settings: 100,000 GloVe words, N_a 20, K 15, p 0.4, seed 42, batches of
+    /// 64, chunks of 512 examples.
+    pub fn new(task: Task, data_dir: PathBuf, glove: PathBuf, output: PathBuf) -> Self {
+        Self {
+            task,
+            data_dir,
+            glove,
+            glove_words: 100_000,
+            n_aug: 20,
+            k: 15,
+            p: 0.4,
+            seed: 42,
+            max_seq_len: None,
+            batch_size: 64,
+            limit: None,
+            chunk_size: 512,
+            shard_size: 1_000_000,
+            skip_bad_rows: false,
+            output,
+            stop: None,
+            log_candidates: None,
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        let bad = |m: &str| Err(Error::Invalid(m.to_string()));
+        if !(0.0..=1.0).contains(&self.p) {
+            return bad("the replacement probability p must be in [0, 1]");
+        }
+        if self.k == 0 {
+            return bad("K (candidates per word) must be at least 1");
+        }
+        if self.batch_size == 0 || self.chunk_size == 0 || self.shard_size == 0 {
+            return bad("batch, chunk and shard sizes must be at least 1");
+        }
+        if self.glove_words == 0 {
+            return bad("--glove-words must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// Contents of `summary.json`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AugmentSummary {
+    pub task: Task,
+    pub source: PathBuf,
+    /// Training examples augmented.
+    pub examples: usize,
+    /// Rows written (originals included).
+    pub output_rows: usize,
+    pub skipped_rows: usize,
+    /// Work done by this run (chunks found in `partial/` are not counted again).
+    pub work: ChunkStats,
+    /// Masked sequences run through the teacher by this run.
+    pub mlm_forwards: u64,
+    /// Distinct words searched in GloVe by this run.
+    pub glove_lookups: u64,
+    /// Seconds of this run after setup (reading the file and GloVe excluded): augmentation and
+    /// writing the outputs.
+    pub seconds: f64,
+    /// Examples augmented by this run per second of `seconds`.
+    pub examples_per_s: f64,
+    pub seconds_read: f64,
+    pub seconds_glove_load: f64,
+    pub chunks: usize,
+    /// Chunks taken from an interrupted earlier run.
+    pub resumed_chunks: usize,
+    pub n_aug: usize,
+    pub k: usize,
+    pub p: f64,
+    pub seed: u64,
+    pub batch_size: usize,
+    pub chunk_size: usize,
+    pub threads: usize,
+    pub glove: PathBuf,
+    pub glove_words: usize,
+    pub max_seq_len: usize,
+    /// Output rows longer than `max_seq_len`, truncated longest-first.
+    pub truncated: usize,
+    pub tokenizer_hash: String,
+    pub schema_version: u32,
+    pub tsv: PathBuf,
+    pub shards: Vec<ShardInfo>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub enum AugmentOutcome {
+    /// All outputs written.
+    Done(Box<AugmentSummary>),
+    /// Stopped by [`AugmentOptions::stop`] after `chunks_done` of `chunks` chunks; rerun to
+    /// continue.
+    Stopped { chunks_done: usize, chunks: usize },
+}
+
+/// Augments `opts.task`'s training set with `teacher` (which needs an MLM head) and its
+/// tokenizer `tok` (whose hash is recorded in the Parquet files). Progress is reported in
+/// examples (`advance(examples, output_rows)`).
+pub fn augment_glue(
+    opts: &AugmentOptions,
+    teacher: &Model,
+    tok: &Tokenizer,
+    tokenizer_hash: &str,
+    progress: &dyn Progress,
+) -> Result<AugmentOutcome> {
+    opts.validate()?;
+    let t_read = Instant::now();
+    let source = read_source(opts.task, &opts.data_dir, opts.skip_bad_rows, opts.limit)?;
+    let mlm = MlmPredictor::new(teacher, tok, opts.k, opts.batch_size)?;
+    let key = RunKey {
+        format: PARTIAL_FORMAT,
+        task: opts.task.name().to_string(),
+        source_hash: hash_file(&source.path)?,
+        limit: opts.limit,
+        skip_bad_rows: opts.skip_bad_rows,
+        teacher: teacher_fingerprint(teacher)?,
+        tokenizer_hash: tokenizer_hash.to_string(),
+        glove_hash: hash_file(&opts.glove)?,
+        glove_words: opts.glove_words,
+        n_aug: opts.n_aug,
+        k: opts.k,
+        p: opts.p,
+        seed: opts.seed,
+        batch_size: opts.batch_size,
+        chunk_size: opts.chunk_size,
+    };
+    std::fs::create_dir_all(&opts.output).map_err(|e| Error::io(&opts.output, e))?;
+    let partial = Partial::open(&opts.output, &key)?;
+    let seconds_read = t_read.elapsed().as_secs_f64();
+
+    let chunks: Vec<&[super::source::SourceRow]> = source.rows.chunks(opts.chunk_size).collect();
+    let todo = (0..chunks.len()).filter(|&c| !partial.has(c)).count();
+    let t_glove = Instant::now();
+    // GloVe is loaded only when there is work left.
+    let glove = if todo > 0 {
+        GloveIndex::load(&opts.glove, opts.glove_words)?
+    } else {
+        GloveIndex::from_rows(Vec::new(), Vec::new(), 0)
+    };
+    let seconds_glove_load = t_glove.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    let mut augmenter = Augmenter {
+        splitter: WordSplitter::new(tok),
+        mlm,
+        glove: &glove,
+        settings: DrawSettings {
+            n_aug: opts.n_aug,
+            k: opts.k,
+            p: opts.p,
+            seed: opts.seed,
+        },
+        text_columns: source.text_columns.clone(),
+        cache: HashMap::new(),
+    };
+    let mut log = opts
+        .log_candidates
+        .as_deref()
+        .map(CandidateLog::create)
+        .transpose()?;
+    progress.start(Some(source.rows.len() as u64));
+    let mut work = ChunkStats::default();
+    let mut resumed = 0;
+    for (c, rows) in chunks.iter().enumerate() {
+        if partial.has(c) {
+            resumed += 1;
+            progress.advance(rows.len() as u64, 0);
+            continue;
+        }
+        let done = augmenter.augment(rows, log.is_some())?;
+        if let Some(log) = log.as_mut() {
+            log.write(&done.candidates)?;
+        }
+        partial.write(c, &done.rows)?;
+        work.add(&done.stats);
+        progress.advance(rows.len() as u64, done.stats.output_rows);
+        let stop = opts.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst));
+        if stop && c + 1 < chunks.len() {
+            progress.finish();
+            let chunks_done = (0..chunks.len()).filter(|&i| partial.has(i)).count();
+            return Ok(AugmentOutcome::Stopped {
+                chunks_done,
+                chunks: chunks.len(),
+            });
+        }
+    }
+    let written = write_outputs(opts, &source, &partial, chunks.len(), tok, tokenizer_hash)?;
+    partial.remove()?;
+    progress.finish();
+    let timing = Timing {
+        seconds: started.elapsed().as_secs_f64(),
+        seconds_read,
+        seconds_glove_load,
+    };
+    let counts = Counts {
+        work,
+        resumed_chunks: resumed,
+        chunks: chunks.len(),
+    };
+    let summary = summary(opts, &source, written, counts, timing, tokenizer_hash);
+    write_json(&opts.output.join("summary.json"), &summary)?;
+    Ok(AugmentOutcome::Done(Box::new(summary)))
+}
+
+struct Timing {
+    seconds: f64,
+    seconds_read: f64,
+    seconds_glove_load: f64,
+}
+
+struct Counts {
+    work: ChunkStats,
+    resumed_chunks: usize,
+    chunks: usize,
+}
+
+fn summary(
+    opts: &AugmentOptions,
+    source: &SourceFile,
+    written: Written,
+    counts: Counts,
+    t: Timing,
+    tokenizer_hash: &str,
+) -> AugmentSummary {
+    let work = counts.work;
+    AugmentSummary {
+        task: opts.task,
+        source: source.path.clone(),
+        examples: source.rows.len(),
+        output_rows: written.rows,
+        skipped_rows: source.skipped_rows,
+        work,
+        mlm_forwards: work.mlm.sequences,
+        glove_lookups: work.glove_lookups,
+        seconds: t.seconds,
+        examples_per_s: work.examples as f64 / t.seconds.max(1e-9),
+        seconds_read: t.seconds_read,
+        seconds_glove_load: t.seconds_glove_load,
+        chunks: counts.chunks,
+        resumed_chunks: counts.resumed_chunks,
+        n_aug: opts.n_aug,
+        k: opts.k,
+        p: opts.p,
+        seed: opts.seed,
+        batch_size: opts.batch_size,
+        chunk_size: opts.chunk_size,
+        threads: rayon::current_num_threads(),
+        glove: opts.glove.clone(),
+        glove_words: opts.glove_words,
+        max_seq_len: written.max_seq_len,
+        truncated: written.truncated,
+        tokenizer_hash: tokenizer_hash.to_string(),
+        schema_version: SCHEMA_VERSION,
+        tsv: written.tsv,
+        shards: written.shards,
+    }
+}
+
+/// The `log_candidates` JSON-lines file.
+struct CandidateLog {
+    path: PathBuf,
+    w: BufWriter<std::fs::File>,
+}
+
+impl CandidateLog {
+    fn create(path: &Path) -> Result<Self> {
+        let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            w: BufWriter::new(file),
+        })
+    }
+
+    fn write(&mut self, records: &[CandidateRecord]) -> Result<()> {
+        for r in records {
+            let line = serde_json::to_string(r).map_err(|e| Error::Json {
+                path: self.path.clone(),
+                source: e,
+            })?;
+            writeln!(self.w, "{line}").map_err(|e| Error::io(&self.path, e))?;
+        }
+        self.w.flush().map_err(|e| Error::io(&self.path, e))
+    }
+}

@@ -1,0 +1,89 @@
+//! The training file to augment, kept row by row with all its columns, so that the augmented
+//! file can be written in the task's own format.
+
+use crate::error::{Error, Result};
+use crate::glue::layout::{self, Layout};
+use crate::glue::{glue_file_path, read_glue_file, ReadOptions};
+use crate::task::Task;
+use crate::tsv::{fields, Lines};
+use std::path::{Path, PathBuf};
+
+/// The split that is augmented.
+pub const SPLIT: &str = "train";
+
+/// One training example as the columns of its line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceRow {
+    /// Index of the example among the file's (valid) examples: its `source_index`.
+    pub index: u64,
+    /// 1-based line number in the file.
+    pub line: usize,
+    pub columns: Vec<String>,
+}
+
+/// A task's training file.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    /// The header line (without a byte-order mark), if the file has one.
+    pub header: Option<String>,
+    /// Columns that are augmented: the first sentence, then the second of a pair task.
+    pub text_columns: Vec<usize>,
+    pub rows: Vec<SourceRow>,
+    /// Malformed rows skipped (only with `skip_bad_rows`).
+    pub skipped_rows: usize,
+}
+
+/// Reads `task`'s training file under `data_dir`: every row is validated by the GLUE reader
+/// (labels, column count); at most `limit` examples are kept.
+pub fn read_source(
+    task: Task,
+    data_dir: &Path,
+    skip_bad_rows: bool,
+    limit: Option<usize>,
+) -> Result<SourceFile> {
+    let path = glue_file_path(data_dir, task, SPLIT)?;
+    let file = read_glue_file(task, SPLIT, &path, ReadOptions { skip_bad_rows })?;
+    let keep = limit.unwrap_or(usize::MAX).min(file.examples.len());
+    let wanted: Vec<usize> = file.examples[..keep].iter().map(|e| e.line).collect();
+    let mut header = None;
+    let mut layout: Option<Layout> = None;
+    let mut rows = Vec::with_capacity(wanted.len());
+    let mut next = wanted.iter().peekable();
+    for line in Lines::open(&path)? {
+        let (no, text) = line?;
+        if no == 1 && layout::has_header(task, SPLIT) {
+            layout = Some(layout::from_header(task, SPLIT, &fields(&text), &path)?);
+            header = Some(text);
+            continue;
+        }
+        match next.peek() {
+            Some(&&want) if want == no => {
+                next.next();
+                rows.push(SourceRow {
+                    index: rows.len() as u64,
+                    line: no,
+                    columns: fields(&text).into_iter().map(str::to_string).collect(),
+                });
+            }
+            Some(_) => {}
+            None => break,
+        }
+    }
+    if next.peek().is_some() {
+        return Err(Error::Invalid(format!(
+            "{}: the file changed while it was read",
+            path.display()
+        )));
+    }
+    let layout = layout.unwrap_or_else(layout::headerless_cola);
+    let mut text_columns = vec![layout.text_a];
+    text_columns.extend(layout.text_b);
+    Ok(SourceFile {
+        path,
+        header,
+        text_columns,
+        rows,
+        skipped_rows: file.bad_rows.len(),
+    })
+}

@@ -1,0 +1,102 @@
+//! `finetune`: plain fine-tuning with the ReLU classifier head on gold labels
+//! ([`tinybert_distill::train::finetune`]): the teacher, and the students of the
+//! "no distillation" baselines. The best dev checkpoint is kept when `dev` is given.
+//!
+//! ```toml
+//! [stages.teacher]
+//! kind = "finetune"
+//! foreach = "${params.tasks}"
+//! model = "models/bert-base-uncased"      # a folder or hub id
+//! data = "${stages.glue@${item}.out}/train"   # tokenised training set (from `glue`)
+//! dev = "${stages.glue@${item}.out}/dev"      # optional: evaluation and best checkpoint
+//! label = "BERT-base (teacher)"            # the model's name in summary.json and reports
+//! keep_checkpoint = false
+//! outs = ["runs/teacher/${item}"]
+//! [stages.teacher.train]                   # TrainConfig over FinetuneConfig's defaults
+//! epochs = 3                               # (max_seq_len: 64 single sentence, 128 pairs)
+//! optimizer = { lr = 2e-5 }
+//! ```
+
+use super::common::{
+    at, dataset_task, device, model_param, require_input, say, train_config, Training,
+};
+use crate::pipeline::registry::{KindSpec, StageContext, StageKind};
+use crate::pipeline::stage::ResolvedStage;
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use tinybert_distill::train::{finetune, TaskData};
+use tinybert_distill::FinetuneConfig;
+
+/// The `finetune` kind.
+pub struct Finetune;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    #[serde(rename = "model")]
+    _model: String,
+    data: String,
+    #[serde(default)]
+    dev: Option<String>,
+    #[serde(default = "default_label")]
+    label: String,
+    #[serde(default)]
+    keep_checkpoint: bool,
+    #[serde(rename = "train", default)]
+    _train: Option<toml::Value>,
+}
+
+fn default_label() -> String {
+    "fine-tuned".into()
+}
+
+impl StageKind for Finetune {
+    fn spec(&self) -> KindSpec {
+        KindSpec {
+            name: "finetune",
+            required: &["model", "data"],
+            optional: &["dev", "label", "keep_checkpoint", "train"],
+            resumable: true,
+        }
+    }
+
+    fn check(&self, stage: &ResolvedStage) -> Result<()> {
+        let p: Params = stage.config()?;
+        train_config(stage, &FinetuneConfig::default().train)?;
+        require_input(stage, "data", &p.data)?;
+        if let Some(dev) = &p.dev {
+            require_input(stage, "dev", dev)?;
+        }
+        stage.out()?;
+        Ok(())
+    }
+
+    fn run(&self, stage: &ResolvedStage, ctx: &StageContext) -> Result<()> {
+        let p: Params = stage.config()?;
+        let model = model_param(stage, ctx, "model")?;
+        let data = TaskData {
+            train: ctx.path(&p.data),
+            dev: p.dev.as_ref().map(|d| ctx.path(d)),
+        };
+        let task = dataset_task(&data.train).with_context(|| at(stage, "data"))?;
+        let mut default = FinetuneConfig::default();
+        default.train.max_seq_len = task.default_max_seq_len();
+        let cfg = FinetuneConfig {
+            train: train_config(stage, &default.train)?,
+        };
+        let out = ctx.path(stage.out()?);
+        let training = Training::new(stage, &out)?;
+        let r = finetune(
+            &model,
+            &data,
+            &cfg,
+            &p.label,
+            &device(ctx)?,
+            &training.options(),
+        )
+        .with_context(|| format!("fine-tuning {} on {task}", model.display()))?;
+        training.finish(p.keep_checkpoint)?;
+        say(ctx, &super::common::result_line(&r, &out));
+        Ok(())
+    }
+}

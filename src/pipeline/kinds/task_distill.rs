@@ -1,0 +1,129 @@
+//! `task-distill`: task-specific distillation (SPEC §6;
+//! [`tinybert_distill::train::task_distill`]), one phase per stage. The defaults are the
+//! paper's for the phase and the training set's task ([`TaskDistillConfig::for_phase`]).
+//!
+//! ```toml
+//! [stages.td-inter]
+//! kind = "task-distill"
+//! foreach = "${params.tasks}"
+//! phase = "intermediate"                   # L_attn + L_hidn; or "prediction": L_pred
+//! teacher = "${stages.teacher@${item}.out}"    # the fine-tuned teacher
+//! student = "${stages.general.out}"        # general-distilled student (or phase 1's output)
+//! data = "${stages.augment@${item}.out}"   # the (augmented) training set
+//! dev = "${stages.glue@${item}.out}/dev"   # optional; the prediction phase keeps the best
+//! label = "TinyBERT"                       # the model's name in summary.json and reports
+//! cache_teacher = false                    # prediction: compute teacher logits once
+//! keep_checkpoint = false
+//! outs = ["runs/td-inter/${item}"]
+//! [stages.td-inter.train]                  # TrainConfig over the phase's defaults
+//! epochs = 10
+//! [stages.td-inter.loss]                   # LossConfig: weights, mapping, ...
+//! weights = { attention = 0.0 }            # e.g. the "w/o Attn" ablation
+//! ```
+
+use super::common::{
+    at, dataset_task, device, merged, model_param, require_input, result_line, say, train_config,
+    Training,
+};
+use crate::pipeline::registry::{KindSpec, StageContext, StageKind};
+use crate::pipeline::stage::ResolvedStage;
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use tinybert_distill::train::{task_distill, TaskData};
+use tinybert_distill::{LossConfig, Phase, TaskDistillConfig};
+
+/// The `task-distill` kind.
+pub struct TaskDistill;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    #[serde(rename = "teacher")]
+    _teacher: String,
+    student: String,
+    data: String,
+    #[serde(default)]
+    dev: Option<String>,
+    phase: Phase,
+    #[serde(default = "default_label")]
+    label: String,
+    #[serde(default)]
+    cache_teacher: bool,
+    #[serde(default)]
+    keep_checkpoint: bool,
+    #[serde(rename = "train", default)]
+    _train: Option<toml::Value>,
+    #[serde(rename = "loss", default)]
+    _loss: Option<toml::Value>,
+}
+
+fn default_label() -> String {
+    "TinyBERT".into()
+}
+
+/// The phase's defaults for `task` with the stage's `train` and `loss` tables over them.
+fn config(stage: &ResolvedStage, p: &Params, task: Option<&str>) -> Result<TaskDistillConfig> {
+    let d = TaskDistillConfig::for_phase(p.phase, task);
+    Ok(TaskDistillConfig {
+        phase: p.phase,
+        train: train_config(stage, &d.train)?,
+        loss: merged::<LossConfig>(stage, "loss", &d.loss)?,
+        cache_teacher: p.cache_teacher,
+    })
+}
+
+impl StageKind for TaskDistill {
+    fn spec(&self) -> KindSpec {
+        KindSpec {
+            name: "task-distill",
+            required: &["teacher", "student", "data", "phase"],
+            optional: &[
+                "dev",
+                "label",
+                "cache_teacher",
+                "keep_checkpoint",
+                "train",
+                "loss",
+            ],
+            resumable: true,
+        }
+    }
+
+    fn check(&self, stage: &ResolvedStage) -> Result<()> {
+        let p: Params = stage.config()?;
+        config(stage, &p, None)?;
+        require_input(stage, "student", &p.student)?;
+        require_input(stage, "data", &p.data)?;
+        if let Some(dev) = &p.dev {
+            require_input(stage, "dev", dev)?;
+        }
+        stage.out()?;
+        Ok(())
+    }
+
+    fn run(&self, stage: &ResolvedStage, ctx: &StageContext) -> Result<()> {
+        let p: Params = stage.config()?;
+        let teacher = model_param(stage, ctx, "teacher")?;
+        let data = TaskData {
+            train: ctx.path(&p.data),
+            dev: p.dev.as_ref().map(|d| ctx.path(d)),
+        };
+        let task = dataset_task(&data.train).with_context(|| at(stage, "data"))?;
+        let cfg = config(stage, &p, Some(task.name()))?;
+        let out = ctx.path(stage.out()?);
+        let training = Training::new(stage, &out)?;
+        let r = task_distill(
+            &teacher,
+            &ctx.path(&p.student),
+            &data,
+            &cfg,
+            &p.label,
+            &device(ctx)?,
+            &training.options(),
+        )
+        .with_context(|| format!("{task} {:?} distillation", p.phase))?;
+        training.finish(p.keep_checkpoint)?;
+        say(ctx, &result_line(&r, &out));
+        Ok(())
+    }
+}
