@@ -23,11 +23,12 @@
 //! chunk_size = 512                     # examples per resumable chunk
 //! shard_size = 1000000
 //! skip_bad_rows = false
+//! threads = 1                        # optional: CPU threads for the products (0: all cores)
 //! deps = ["data/glue/${item}", "data/glove.txt"]
 //! outs = ["runs/augment/${item}"]
 //! ```
 
-use super::common::{at, device, model_param, require_input, say};
+use super::common::{at, device, model_param, require_input, say, with_threads};
 use crate::pipeline::registry::{KindSpec, StageContext, StageKind};
 use crate::pipeline::stage::ResolvedStage;
 use anyhow::{anyhow, bail, Context, Result};
@@ -69,6 +70,8 @@ struct Params {
     shard_size: Option<usize>,
     #[serde(default)]
     skip_bad_rows: bool,
+    #[serde(rename = "threads", default)]
+    _threads: Option<usize>,
 }
 
 impl Params {
@@ -138,6 +141,7 @@ impl StageKind for Augment {
                 "chunk_size",
                 "shard_size",
                 "skip_bad_rows",
+                "threads",
             ],
             resumable: true,
         }
@@ -155,51 +159,56 @@ impl StageKind for Augment {
     }
 
     fn run(&self, stage: &ResolvedStage, ctx: &StageContext) -> Result<()> {
-        let (p, task) = Params::read(stage)?;
-        let teacher_dir = model_param(stage, ctx, "teacher")?;
-        let opts = p.options(task, ctx, stage.out()?);
-        let model_opts = ModelOptions {
-            device: device(ctx)?,
-            heads: Heads {
-                classifier: Want::Never,
-                mlm: Want::IfPresent,
-                fit_dense: Want::Never,
-            },
-            ..Default::default()
-        };
-        let teacher = Model::load(&teacher_dir, &model_opts)?;
-        if teacher.mlm_head.is_none() {
-            bail!(
-                "{}: {} has no masked-LM head (`cls.predictions.*`): point it at an `mlm-head` stage's output",
-                at(stage, "teacher"),
-                teacher_dir.display()
+        with_threads(stage.param_or("threads", None)?, || run(stage, ctx))
+    }
+}
+
+/// The stage's work, on the `threads` it asks for.
+fn run(stage: &ResolvedStage, ctx: &StageContext) -> Result<()> {
+    let (p, task) = Params::read(stage)?;
+    let teacher_dir = model_param(stage, ctx, "teacher")?;
+    let opts = p.options(task, ctx, stage.out()?);
+    let model_opts = ModelOptions {
+        device: device(ctx)?,
+        heads: Heads {
+            classifier: Want::Never,
+            mlm: Want::IfPresent,
+            fit_dense: Want::Never,
+        },
+        ..Default::default()
+    };
+    let teacher = Model::load(&teacher_dir, &model_opts)?;
+    if teacher.mlm_head.is_none() {
+        bail!(
+            "{}: {} has no masked-LM head (`cls.predictions.*`): point it at an `mlm-head` stage's output",
+            at(stage, "teacher"),
+            teacher_dir.display()
+        );
+    }
+    let tok = load_tokenizer(&teacher_dir)
+        .with_context(|| format!("loading the tokenizer of {}", teacher_dir.display()))?;
+    let hash = tokenizer_hash(&tok)?;
+    let bar = Bar(ctx.progress.add(ProgressBar::new(0)), stage.name.clone());
+    match augment_glue(&opts, &teacher, &tok, &hash, &bar)? {
+        AugmentOutcome::Done(s) => {
+            say(
+                ctx,
+                &format!(
+                    "{task}: {} training examples -> {} rows (N_a {}, K {}, p {}) -> {}",
+                    s.examples,
+                    s.output_rows,
+                    s.n_aug,
+                    s.k,
+                    s.p,
+                    opts.output.display()
+                ),
             );
+            Ok(())
         }
-        let tok = load_tokenizer(&teacher_dir)
-            .with_context(|| format!("loading the tokenizer of {}", teacher_dir.display()))?;
-        let hash = tokenizer_hash(&tok)?;
-        let bar = Bar(ctx.progress.add(ProgressBar::new(0)), stage.name.clone());
-        match augment_glue(&opts, &teacher, &tok, &hash, &bar)? {
-            AugmentOutcome::Done(s) => {
-                say(
-                    ctx,
-                    &format!(
-                        "{task}: {} training examples -> {} rows (N_a {}, K {}, p {}) -> {}",
-                        s.examples,
-                        s.output_rows,
-                        s.n_aug,
-                        s.k,
-                        s.p,
-                        opts.output.display()
-                    ),
-                );
-                Ok(())
-            }
-            AugmentOutcome::Stopped { chunks_done, chunks } => bail!(
-                "interrupted after {chunks_done} of {chunks} chunks (kept in {}/partial; run again to continue)",
-                opts.output.display()
-            ),
-        }
+        AugmentOutcome::Stopped { chunks_done, chunks } => bail!(
+            "interrupted after {chunks_done} of {chunks} chunks (kept in {}/partial; run again to continue)",
+            opts.output.display()
+        ),
     }
 }
 

@@ -13,11 +13,11 @@
 //! seq = 128
 //! warmup = 1
 //! iters = 5
-//! threads = 2                           # default: all cores
+//! threads = 2                           # default (or 0): all cores
 //! outs = ["runs/bench"]
 //! ```
 
-use super::common::{at, say};
+use super::common::{at, say, with_threads};
 use crate::cmd::bench::common::REFERENCE_SCRIPT;
 use crate::cmd::bench::inference::{bench, InferenceArgs};
 use crate::pipeline::registry::{KindSpec, StageContext, StageKind};
@@ -128,12 +128,14 @@ impl StageKind for Bench {
             iters: p.iters,
             pytorch: "none".into(),
             reference_script: REFERENCE_SCRIPT.into(),
-            threads: p.threads,
+            threads: p.threads.filter(|&n| n > 0),
             output: out.join(RESULTS_FILE),
         };
         // Not inside `ctx.progress.suspend`: the benchmark logs, and the log writer suspends
         // the same bars (a nested suspend would deadlock).
-        bench(&args, &super::common::device(ctx)?, &ctx.device)?;
+        // `bench` sets the thread count for its run; `with_threads` restores it after.
+        let device = super::common::device(ctx)?;
+        with_threads(None, || bench(&args, &device, &ctx.device))?;
         say(ctx, &format!("benchmark -> {}", out.display()));
         Ok(())
     }

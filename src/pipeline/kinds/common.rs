@@ -237,6 +237,24 @@ pub fn result_line(r: &RunResult, out: &Path) -> String {
     }
 }
 
+/// Runs `f` with candle's matrix products on `threads` threads (`RAYON_NUM_THREADS`, which
+/// candle reads at every product), restoring the previous setting after; `None` or `0`
+/// changes nothing (every core). For tiny models one thread beats several: their products are
+/// too small to split.
+pub fn with_threads<T>(threads: Option<usize>, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    const VAR: &str = "RAYON_NUM_THREADS";
+    let previous = std::env::var_os(VAR);
+    if let Some(n) = threads.filter(|&n| n > 0) {
+        std::env::set_var(VAR, n.to_string());
+    }
+    let result = f();
+    match previous {
+        Some(v) => std::env::set_var(VAR, v),
+        None => std::env::remove_var(VAR),
+    }
+    result
+}
+
 /// Prints a line above the progress bars (to stderr).
 pub fn say(ctx: &StageContext, text: &str) {
     ctx.progress.suspend(|| eprintln!("{text}"));

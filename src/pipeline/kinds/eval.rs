@@ -16,10 +16,11 @@
 //! # max_seq_len = 128                  # with data_dir only
 //! batch_size = 64                      # optional
 //! speedup = 9.4                        # optional: recorded in summary.json for Table 1
+//! threads = 1                        # optional: CPU threads for the products (0: all cores)
 //! outs = ["runs/eval/student/${item}"]
 //! ```
 
-use super::common::{at, dataset_task, device, model_param, require_input, say};
+use super::common::{at, dataset_task, device, model_param, require_input, say, with_threads};
 use crate::pipeline::registry::{KindSpec, StageContext, StageKind};
 use crate::pipeline::stage::ResolvedStage;
 use anyhow::{anyhow, bail, Context, Result};
@@ -50,6 +51,8 @@ struct Params {
     batch_size: usize,
     #[serde(default)]
     speedup: Option<f64>,
+    #[serde(rename = "threads", default)]
+    _threads: Option<usize>,
 }
 
 fn default_batch() -> usize {
@@ -102,6 +105,7 @@ impl StageKind for Eval {
                 "max_seq_len",
                 "batch_size",
                 "speedup",
+                "threads",
             ],
             resumable: false,
         }
@@ -124,78 +128,83 @@ impl StageKind for Eval {
     }
 
     fn run(&self, stage: &ResolvedStage, ctx: &StageContext) -> Result<()> {
-        let p = Params::read(stage)?;
-        let model = model_param(stage, ctx, "model")?;
-        let (task, data) = match (&p.data, &p.data_dir, &p.task) {
-            (Some(d), _, _) => {
-                let path = ctx.path(d);
-                let task = dataset_task(&path).with_context(|| at(stage, "data"))?;
-                let data = EvalData::Parquet {
-                    path,
-                    split: p.split.clone(),
-                };
-                (task, data)
-            }
-            (None, Some(dir), Some(task)) => (
-                task.parse::<Task>()?,
-                EvalData::Glue {
-                    data_dir: ctx.path(dir),
-                    split: p.split.clone().unwrap_or_else(|| "dev".into()),
-                    max_seq_len: p.max_seq_len,
-                },
-            ),
-            _ => bail!("{}: no data", at(stage, "data")),
-        };
-        let dev = device(ctx)?;
-        let out = ctx.path(stage.out()?);
-        let opts = EvalOptions {
-            model: model.clone(),
-            task,
-            data,
-            batch_size: p.batch_size,
-            output: out.clone(),
-            device: dev.clone(),
-        };
-        let result = evaluate_glue(&opts)
-            .with_context(|| format!("evaluating {} on {task}", model.display()))?;
-        let mut scored = result
-            .splits
-            .iter()
-            .filter_map(|s| s.scores.as_ref().map(|sc| (s.split.as_str(), sc)));
-        let Some((first_split, first)) = scored.next() else {
-            say(
-                ctx,
-                &format!(
-                    "{task}: predictions written to {} (no labels)",
-                    out.display()
-                ),
-            );
-            return Ok(());
-        };
-        let params = load_classifier(&model, task, &dev)?.num_params() as u64;
-        let mut summary = Summary::new(task.name(), &p.label, params, first.clone())?;
-        summary.speedup = p.speedup;
-        summary
-            .extra
-            .insert("split".into(), first_split.to_string().into());
-        summary
-            .extra
-            .insert("model_dir".into(), model.display().to_string().into());
-        for (split, scores) in scored {
-            if split == "dev_mismatched" {
-                summary.dev_mismatched = Some(scores.clone());
-            }
+        with_threads(stage.param_or("threads", None)?, || run(stage, ctx))
+    }
+}
+
+/// The stage's work, on the `threads` it asks for.
+fn run(stage: &ResolvedStage, ctx: &StageContext) -> Result<()> {
+    let p = Params::read(stage)?;
+    let model = model_param(stage, ctx, "model")?;
+    let (task, data) = match (&p.data, &p.data_dir, &p.task) {
+        (Some(d), _, _) => {
+            let path = ctx.path(d);
+            let task = dataset_task(&path).with_context(|| at(stage, "data"))?;
+            let data = EvalData::Parquet {
+                path,
+                split: p.split.clone(),
+            };
+            (task, data)
         }
-        summary.save(&out)?;
+        (None, Some(dir), Some(task)) => (
+            task.parse::<Task>()?,
+            EvalData::Glue {
+                data_dir: ctx.path(dir),
+                split: p.split.clone().unwrap_or_else(|| "dev".into()),
+                max_seq_len: p.max_seq_len,
+            },
+        ),
+        _ => bail!("{}: no data", at(stage, "data")),
+    };
+    let dev = device(ctx)?;
+    let out = ctx.path(stage.out()?);
+    let opts = EvalOptions {
+        model: model.clone(),
+        task,
+        data,
+        batch_size: p.batch_size,
+        output: out.clone(),
+        device: dev.clone(),
+    };
+    let result = evaluate_glue(&opts)
+        .with_context(|| format!("evaluating {} on {task}", model.display()))?;
+    let mut scored = result
+        .splits
+        .iter()
+        .filter_map(|s| s.scores.as_ref().map(|sc| (s.split.as_str(), sc)));
+    let Some((first_split, first)) = scored.next() else {
         say(
             ctx,
             &format!(
-                "{task} {first_split}: score {:.4} ({}) -> {}",
-                first.score,
-                p.label,
+                "{task}: predictions written to {} (no labels)",
                 out.display()
             ),
         );
-        Ok(())
+        return Ok(());
+    };
+    let params = load_classifier(&model, task, &dev)?.num_params() as u64;
+    let mut summary = Summary::new(task.name(), &p.label, params, first.clone())?;
+    summary.speedup = p.speedup;
+    summary
+        .extra
+        .insert("split".into(), first_split.to_string().into());
+    summary
+        .extra
+        .insert("model_dir".into(), model.display().to_string().into());
+    for (split, scores) in scored {
+        if split == "dev_mismatched" {
+            summary.dev_mismatched = Some(scores.clone());
+        }
     }
+    summary.save(&out)?;
+    say(
+        ctx,
+        &format!(
+            "{task} {first_split}: score {:.4} ({}) -> {}",
+            first.score,
+            p.label,
+            out.display()
+        ),
+    );
+    Ok(())
 }

@@ -11,6 +11,7 @@
 //! dev = "${stages.glue@${item}.out}/dev"      # optional: evaluation and best checkpoint
 //! label = "BERT-base (teacher)"            # the model's name in summary.json and reports
 //! keep_checkpoint = false
+//! threads = 1                        # optional: CPU threads for the products (0: all cores)
 //! outs = ["runs/teacher/${item}"]
 //! [stages.teacher.train]                   # TrainConfig over FinetuneConfig's defaults
 //! epochs = 3                               # (max_seq_len: 64 single sentence, 128 pairs)
@@ -18,7 +19,7 @@
 //! ```
 
 use super::common::{
-    at, dataset_task, device, model_param, require_input, say, train_config, Training,
+    at, dataset_task, device, model_param, require_input, say, train_config, with_threads, Training,
 };
 use crate::pipeline::registry::{KindSpec, StageContext, StageKind};
 use crate::pipeline::stage::ResolvedStage;
@@ -44,6 +45,8 @@ struct Params {
     keep_checkpoint: bool,
     #[serde(rename = "train", default)]
     _train: Option<toml::Value>,
+    #[serde(rename = "threads", default)]
+    _threads: Option<usize>,
 }
 
 fn default_label() -> String {
@@ -55,7 +58,7 @@ impl StageKind for Finetune {
         KindSpec {
             name: "finetune",
             required: &["model", "data"],
-            optional: &["dev", "label", "keep_checkpoint", "train"],
+            optional: &["dev", "label", "keep_checkpoint", "train", "threads"],
             resumable: true,
         }
     }
@@ -72,31 +75,36 @@ impl StageKind for Finetune {
     }
 
     fn run(&self, stage: &ResolvedStage, ctx: &StageContext) -> Result<()> {
-        let p: Params = stage.config()?;
-        let model = model_param(stage, ctx, "model")?;
-        let data = TaskData {
-            train: ctx.path(&p.data),
-            dev: p.dev.as_ref().map(|d| ctx.path(d)),
-        };
-        let task = dataset_task(&data.train).with_context(|| at(stage, "data"))?;
-        let mut default = FinetuneConfig::default();
-        default.train.max_seq_len = task.default_max_seq_len();
-        let cfg = FinetuneConfig {
-            train: train_config(stage, &default.train)?,
-        };
-        let out = ctx.path(stage.out()?);
-        let training = Training::new(stage, &out)?;
-        let r = finetune(
-            &model,
-            &data,
-            &cfg,
-            &p.label,
-            &device(ctx)?,
-            &training.options(),
-        )
-        .with_context(|| format!("fine-tuning {} on {task}", model.display()))?;
-        training.finish(p.keep_checkpoint)?;
-        say(ctx, &super::common::result_line(&r, &out));
-        Ok(())
+        with_threads(stage.param_or("threads", None)?, || run(stage, ctx))
     }
+}
+
+/// The stage's work, on the `threads` it asks for.
+fn run(stage: &ResolvedStage, ctx: &StageContext) -> Result<()> {
+    let p: Params = stage.config()?;
+    let model = model_param(stage, ctx, "model")?;
+    let data = TaskData {
+        train: ctx.path(&p.data),
+        dev: p.dev.as_ref().map(|d| ctx.path(d)),
+    };
+    let task = dataset_task(&data.train).with_context(|| at(stage, "data"))?;
+    let mut default = FinetuneConfig::default();
+    default.train.max_seq_len = task.default_max_seq_len();
+    let cfg = FinetuneConfig {
+        train: train_config(stage, &default.train)?,
+    };
+    let out = ctx.path(stage.out()?);
+    let training = Training::new(stage, &out)?;
+    let r = finetune(
+        &model,
+        &data,
+        &cfg,
+        &p.label,
+        &device(ctx)?,
+        &training.options(),
+    )
+    .with_context(|| format!("fine-tuning {} on {task}", model.display()))?;
+    training.finish(p.keep_checkpoint)?;
+    say(ctx, &super::common::result_line(&r, &out));
+    Ok(())
 }

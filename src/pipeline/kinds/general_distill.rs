@@ -10,6 +10,7 @@
 //! # student = { layers = 3, hidden = 192, heads = 12, ffn = 768 }
 //! data = "${stages.corpus.out}"            # pre-training instances
 //! keep_checkpoint = false
+//! threads = 1                        # optional: CPU threads for the products (0: all cores)
 //! outs = ["runs/general"]
 //! [stages.general.train]                   # TrainConfig over GeneralDistillConfig's defaults
 //! max_steps = 20000                        # (batch 256, lr 5e-5, 3 epochs, warm-up 10%)
@@ -18,7 +19,8 @@
 //! ```
 
 use super::common::{
-    at, device, merged, model_param, require_input, say, train_config, Shape, Training,
+    at, device, merged, model_param, require_input, say, train_config, with_threads, Shape,
+    Training,
 };
 use crate::pipeline::registry::{KindSpec, StageContext, StageKind};
 use crate::pipeline::stage::ResolvedStage;
@@ -53,6 +55,8 @@ struct Params {
     _train: Option<toml::Value>,
     #[serde(rename = "loss", default)]
     _loss: Option<toml::Value>,
+    #[serde(rename = "threads", default)]
+    _threads: Option<usize>,
 }
 
 impl Params {
@@ -74,7 +78,7 @@ impl StageKind for GeneralDistill {
         KindSpec {
             name: "general-distill",
             required: &["teacher", "student", "data"],
-            optional: &["keep_checkpoint", "train", "loss"],
+            optional: &["keep_checkpoint", "train", "loss", "threads"],
             resumable: true,
         }
     }
@@ -92,47 +96,52 @@ impl StageKind for GeneralDistill {
     }
 
     fn run(&self, stage: &ResolvedStage, ctx: &StageContext) -> Result<()> {
-        let (p, cfg) = Params::read(stage)?;
-        let teacher = model_param(stage, ctx, "teacher")?;
-        let student = match &p.student {
-            Student::Shape(shape) => StudentSpec::Fresh(shape.config(1)?),
-            Student::Named(name) => match BertConfig::preset(name) {
-                Some(c) => StudentSpec::Fresh(c),
-                None => {
-                    let path = ctx.path(name);
-                    if path.join("model.safetensors").exists() {
-                        StudentSpec::Dir(path)
-                    } else {
-                        StudentSpec::Fresh(
-                            BertConfig::from_file(&config_file(&path))
-                                .map_err(|e| anyhow!("{}: {e}", at(stage, "student")))?,
-                        )
-                    }
-                }
-            },
-        };
-        let out = ctx.path(stage.out()?);
-        let training = Training::new(stage, &out)?;
-        let r = general_distill(
-            &teacher,
-            &student,
-            &ctx.path(&p.data),
-            &cfg,
-            &device(ctx)?,
-            &training.options(),
-        )?;
-        training.finish(p.keep_checkpoint)?;
-        say(
-            ctx,
-            &format!(
-                "general distillation: {} steps, final loss {:.4} -> {}",
-                r.steps,
-                r.last_loss,
-                out.display()
-            ),
-        );
-        Ok(())
+        with_threads(stage.param_or("threads", None)?, || run(stage, ctx))
     }
+}
+
+/// The stage's work, on the `threads` it asks for.
+fn run(stage: &ResolvedStage, ctx: &StageContext) -> Result<()> {
+    let (p, cfg) = Params::read(stage)?;
+    let teacher = model_param(stage, ctx, "teacher")?;
+    let student = match &p.student {
+        Student::Shape(shape) => StudentSpec::Fresh(shape.config(1)?),
+        Student::Named(name) => match BertConfig::preset(name) {
+            Some(c) => StudentSpec::Fresh(c),
+            None => {
+                let path = ctx.path(name);
+                if path.join("model.safetensors").exists() {
+                    StudentSpec::Dir(path)
+                } else {
+                    StudentSpec::Fresh(
+                        BertConfig::from_file(&config_file(&path))
+                            .map_err(|e| anyhow!("{}: {e}", at(stage, "student")))?,
+                    )
+                }
+            }
+        },
+    };
+    let out = ctx.path(stage.out()?);
+    let training = Training::new(stage, &out)?;
+    let r = general_distill(
+        &teacher,
+        &student,
+        &ctx.path(&p.data),
+        &cfg,
+        &device(ctx)?,
+        &training.options(),
+    )?;
+    training.finish(p.keep_checkpoint)?;
+    say(
+        ctx,
+        &format!(
+            "general distillation: {} steps, final loss {:.4} -> {}",
+            r.steps,
+            r.last_loss,
+            out.display()
+        ),
+    );
+    Ok(())
 }
 
 /// A `config.json` path, or the one inside a folder.

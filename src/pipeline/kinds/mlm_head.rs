@@ -18,6 +18,7 @@
 //! train_encoder = false
 //! mask_prob = 0.15
 //! keep_checkpoint = false          # keep checkpoint/ (optimizer state) after success
+//! threads = 1                        # optional: CPU threads for the products (0: all cores)
 //! outs = ["runs/mlm"]
 //! [stages.mlm.train]               # TrainConfig over MlmHeadConfig's defaults
 //! epochs = 1
@@ -26,7 +27,9 @@
 //!
 //! With `init`, the freshly initialised model is kept in `<out>/init/`.
 
-use super::common::{at, device, model_param, require_input, say, train_config, Shape, Training};
+use super::common::{
+    at, device, model_param, require_input, say, train_config, with_threads, Shape, Training,
+};
 use crate::pipeline::registry::{KindSpec, StageContext, StageKind};
 use crate::pipeline::stage::ResolvedStage;
 use anyhow::{bail, Context, Result};
@@ -60,6 +63,8 @@ struct Params {
     keep_checkpoint: bool,
     #[serde(rename = "train", default)]
     _train: Option<toml::Value>,
+    #[serde(rename = "threads", default)]
+    _threads: Option<usize>,
 }
 
 fn yes() -> bool {
@@ -132,6 +137,7 @@ impl StageKind for MlmHead {
                 "mask_prob",
                 "keep_checkpoint",
                 "train",
+                "threads",
             ],
             resumable: true,
         }
@@ -149,38 +155,43 @@ impl StageKind for MlmHead {
     }
 
     fn run(&self, stage: &ResolvedStage, ctx: &StageContext) -> Result<()> {
-        let (p, cfg) = Params::read(stage)?;
-        let out = ctx.path(stage.out()?);
-        let device = device(ctx)?;
-        let model_dir = match (&p.init, &p.tokenizer) {
-            (Some(shape), Some(tokenizer)) => {
-                let dir = out.join("init");
-                if !dir.join("config.json").exists() {
-                    init_model(shape, &ctx.path(tokenizer), cfg.train.seed, &dir)
-                        .with_context(|| at(stage, "init"))?;
-                }
-                dir
-            }
-            _ => model_param(stage, ctx, "model")?,
-        };
-        if !p.fit {
-            return keep_own_head(&model_dir, &out, &device, stage, ctx);
-        }
-        let data = ctx.path(p.data.as_deref().unwrap_or_default());
-        let training = Training::new(stage, &out)?;
-        let r = fit_mlm_head(&model_dir, &data, &cfg, &device, &training.options())?;
-        training.finish(p.keep_checkpoint)?;
-        say(
-            ctx,
-            &format!(
-                "masked LM: {} steps, final loss {:.4} -> {}",
-                r.steps,
-                r.last_loss,
-                out.display()
-            ),
-        );
-        Ok(())
+        with_threads(stage.param_or("threads", None)?, || run(stage, ctx))
     }
+}
+
+/// The stage's work, on the `threads` it asks for.
+fn run(stage: &ResolvedStage, ctx: &StageContext) -> Result<()> {
+    let (p, cfg) = Params::read(stage)?;
+    let out = ctx.path(stage.out()?);
+    let device = device(ctx)?;
+    let model_dir = match (&p.init, &p.tokenizer) {
+        (Some(shape), Some(tokenizer)) => {
+            let dir = out.join("init");
+            if !dir.join("config.json").exists() {
+                init_model(shape, &ctx.path(tokenizer), cfg.train.seed, &dir)
+                    .with_context(|| at(stage, "init"))?;
+            }
+            dir
+        }
+        _ => model_param(stage, ctx, "model")?,
+    };
+    if !p.fit {
+        return keep_own_head(&model_dir, &out, &device, stage, ctx);
+    }
+    let data = ctx.path(p.data.as_deref().unwrap_or_default());
+    let training = Training::new(stage, &out)?;
+    let r = fit_mlm_head(&model_dir, &data, &cfg, &device, &training.options())?;
+    training.finish(p.keep_checkpoint)?;
+    say(
+        ctx,
+        &format!(
+            "masked LM: {} steps, final loss {:.4} -> {}",
+            r.steps,
+            r.last_loss,
+            out.display()
+        ),
+    );
+    Ok(())
 }
 
 /// Writes a freshly initialised model of `shape` with the vocabulary of `tokenizer` to `dir`.

@@ -14,6 +14,7 @@
 //! label = "TinyBERT"                       # the model's name in summary.json and reports
 //! cache_teacher = false                    # prediction: compute teacher logits once
 //! keep_checkpoint = false
+//! threads = 1                        # optional: CPU threads for the products (0: all cores)
 //! outs = ["runs/td-inter/${item}"]
 //! [stages.td-inter.train]                  # TrainConfig over the phase's defaults
 //! epochs = 10
@@ -23,7 +24,7 @@
 
 use super::common::{
     at, dataset_task, device, merged, model_param, require_input, result_line, say, train_config,
-    Training,
+    with_threads, Training,
 };
 use crate::pipeline::registry::{KindSpec, StageContext, StageKind};
 use crate::pipeline::stage::ResolvedStage;
@@ -55,6 +56,8 @@ struct Params {
     _train: Option<toml::Value>,
     #[serde(rename = "loss", default)]
     _loss: Option<toml::Value>,
+    #[serde(rename = "threads", default)]
+    _threads: Option<usize>,
 }
 
 fn default_label() -> String {
@@ -84,6 +87,7 @@ impl StageKind for TaskDistill {
                 "keep_checkpoint",
                 "train",
                 "loss",
+                "threads",
             ],
             resumable: true,
         }
@@ -102,28 +106,33 @@ impl StageKind for TaskDistill {
     }
 
     fn run(&self, stage: &ResolvedStage, ctx: &StageContext) -> Result<()> {
-        let p: Params = stage.config()?;
-        let teacher = model_param(stage, ctx, "teacher")?;
-        let data = TaskData {
-            train: ctx.path(&p.data),
-            dev: p.dev.as_ref().map(|d| ctx.path(d)),
-        };
-        let task = dataset_task(&data.train).with_context(|| at(stage, "data"))?;
-        let cfg = config(stage, &p, Some(task.name()))?;
-        let out = ctx.path(stage.out()?);
-        let training = Training::new(stage, &out)?;
-        let r = task_distill(
-            &teacher,
-            &ctx.path(&p.student),
-            &data,
-            &cfg,
-            &p.label,
-            &device(ctx)?,
-            &training.options(),
-        )
-        .with_context(|| format!("{task} {:?} distillation", p.phase))?;
-        training.finish(p.keep_checkpoint)?;
-        say(ctx, &result_line(&r, &out));
-        Ok(())
+        with_threads(stage.param_or("threads", None)?, || run(stage, ctx))
     }
+}
+
+/// The stage's work, on the `threads` it asks for.
+fn run(stage: &ResolvedStage, ctx: &StageContext) -> Result<()> {
+    let p: Params = stage.config()?;
+    let teacher = model_param(stage, ctx, "teacher")?;
+    let data = TaskData {
+        train: ctx.path(&p.data),
+        dev: p.dev.as_ref().map(|d| ctx.path(d)),
+    };
+    let task = dataset_task(&data.train).with_context(|| at(stage, "data"))?;
+    let cfg = config(stage, &p, Some(task.name()))?;
+    let out = ctx.path(stage.out()?);
+    let training = Training::new(stage, &out)?;
+    let r = task_distill(
+        &teacher,
+        &ctx.path(&p.student),
+        &data,
+        &cfg,
+        &p.label,
+        &device(ctx)?,
+        &training.options(),
+    )
+    .with_context(|| format!("{task} {:?} distillation", p.phase))?;
+    training.finish(p.keep_checkpoint)?;
+    say(ctx, &result_line(&r, &out));
+    Ok(())
 }

@@ -114,8 +114,8 @@ impl GloveIndex {
     }
 
     /// The `k` words most cosine-similar to `word`, most similar first, without `word` itself;
-    /// `None` when `word` has no usable vector (absent, zero, `<unk>`). A title-case query gets title-case
-    /// neighbours, as in the reference.
+    /// `None` when `word` has no usable vector (absent, zero, `<unk>`). A title-case query gets
+    /// title-case neighbours, as in the reference.
     pub fn neighbours(&self, word: &str, k: usize) -> Option<Vec<String>> {
         let &row = self.index.get(word)?;
         if !self.usable[row] {

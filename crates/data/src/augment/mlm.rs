@@ -16,6 +16,7 @@
 use super::encoder::hidden_at_rows;
 use crate::error::{Error, Result};
 use candle_core::{DType, Device, Tensor};
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -183,21 +184,42 @@ impl<'a> MlmPredictor<'a> {
                 by_len.entry(input.ids.len()).or_default().push((qi, input));
             }
         }
-        for (len, group) in by_len {
-            for batch in group.chunks(self.rows_per_batch(len)) {
-                let inputs: Vec<&Input> = batch.iter().map(|(_, i)| i).collect();
-                let top = self.top_k_batch(&inputs, len)?;
-                for ((qi, _), ids) in batch.iter().zip(top) {
-                    out[*qi] = ids
-                        .into_iter()
-                        .filter(|&id| !self.excluded.get(id as usize).copied().unwrap_or(true))
-                        .filter_map(|id| self.tok.id_to_token(id))
-                        .collect();
-                }
-                stats.batches += 1;
-                stats.sequences += batch.len() as u64;
-                stats.tokens += (batch.len() * len) as u64;
+        // Longest first, so that concurrent batches finish together.
+        let batches: Vec<(usize, &[(usize, Input)])> = by_len
+            .iter()
+            .rev()
+            .flat_map(|(&len, group)| {
+                group
+                    .chunks(self.rows_per_batch(len))
+                    .map(move |b| (len, b))
+            })
+            .collect();
+        let run = |&(len, batch): &(usize, &[(usize, Input)])| {
+            let inputs: Vec<&Input> = batch.iter().map(|(_, i)| i).collect();
+            self.top_k_batch(&inputs, len)
+        };
+        // On the CPU, batches run concurrently: one batch's single-threaded element-wise ops
+        // overlap another's matrix products (each batch's result does not depend on it).
+        let tops: Vec<Vec<Vec<u32>>> = if self.device.is_cpu() {
+            batches
+                .par_iter()
+                .with_max_len(1)
+                .map(run)
+                .collect::<Result<_>>()?
+        } else {
+            batches.iter().map(run).collect::<Result<_>>()?
+        };
+        for ((len, batch), top) in batches.iter().zip(tops) {
+            for ((qi, _), ids) in batch.iter().zip(top) {
+                out[*qi] = ids
+                    .into_iter()
+                    .filter(|&id| !self.excluded.get(id as usize).copied().unwrap_or(true))
+                    .filter_map(|id| self.tok.id_to_token(id))
+                    .collect();
             }
+            stats.batches += 1;
+            stats.sequences += batch.len() as u64;
+            stats.tokens += (batch.len() * len) as u64;
         }
         stats.seconds = started.elapsed().as_secs_f64();
         Ok((out, stats))
