@@ -9,10 +9,11 @@
 //!   and verbs) and a *mood* (positive or negative: its adjectives and opinion verbs), so that
 //!   masked-LM pre-training has something to learn (which words go together).
 //! - `SST-2/train.tsv`, `SST-2/dev.tsv`: a binary sentiment task in the GLUE SST-2 format
-//!   (header `sentence\tlabel`). A sentence carries one to three opinion words (adjectives, or
-//!   verbs such as "loved"), the label is their majority polarity (1 positive, 0 negative), and
-//!   neutral adjectives ("long", "new", ...) appear as distractors. Mixed sentences (two against
-//!   one) make it more than a keyword lookup.
+//!   (header `sentence\tlabel`). A sentence carries one to three opinions (adjectives, possibly
+//!   negated: "not good" is negative; or verbs such as "loved"), the label is their majority
+//!   polarity (1 positive, 0 negative), and neutral adjectives ("long", "new", ...) appear as
+//!   distractors. Negations and mixed sentences (two against one) make it more than a keyword
+//!   lookup.
 //! - `vocab.txt`: a WordPiece vocabulary (`[PAD] [UNK] [CLS] [SEP] [MASK]`, punctuation, the
 //!   words, stems and the `##` suffix pieces). Some adjectives are *not* in it as whole words
 //!   ("delightful", "hopeless"), so they tokenize into several pieces ("delight ##ful"), as rare
@@ -193,6 +194,16 @@ impl Mood {
         pick_word(rng, single, pieces, 0.25)
     }
 
+    /// An opinion after "was": an adjective of this polarity, or one time in four "not" and an
+    /// adjective of the other polarity.
+    fn opinion(self, rng: &mut StdRng) -> String {
+        if rng.random_bool(0.25) {
+            format!("not {}", self.flip().adjective(rng))
+        } else {
+            self.adjective(rng)
+        }
+    }
+
     fn verb(self, rng: &mut StdRng) -> &'static str {
         match self {
             Mood::Positive => pick(rng, &POSITIVE_VERBS),
@@ -223,12 +234,19 @@ fn neutral(rng: &mut StdRng) -> String {
 fn corpus_sentence(rng: &mut StdRng, topic: usize, mood: Mood) -> String {
     let (_, nouns, verbs) = TOPICS[topic];
     let noun = |rng: &mut StdRng| pick(rng, &nouns);
-    // Mostly the document's mood; sometimes a neutral word.
+    // Mostly the document's mood (after "was", sometimes negated); sometimes a neutral word.
     let adj = |rng: &mut StdRng| {
         if rng.random_bool(0.15) {
             neutral(rng)
         } else {
             mood.adjective(rng)
+        }
+    };
+    let opinion = |rng: &mut StdRng| {
+        if rng.random_bool(0.15) {
+            neutral(rng)
+        } else {
+            mood.opinion(rng)
         }
     };
     match rng.random_range(0..5) {
@@ -244,7 +262,7 @@ fn corpus_sentence(rng: &mut StdRng, topic: usize, mood: Mood) -> String {
             pick(rng, &PRONOUNS),
             mood.verb(rng),
             noun(rng),
-            adj(rng)
+            opinion(rng)
         ),
         2 => format!(
             "the {} of the {} was {} {} .",
@@ -264,15 +282,15 @@ fn corpus_sentence(rng: &mut StdRng, topic: usize, mood: Mood) -> String {
         _ => format!(
             "the {} was {} and the {} was {} .",
             noun(rng),
-            adj(rng),
+            opinion(rng),
             noun(rng),
-            adj(rng)
+            opinion(rng)
         ),
     }
 }
 
-/// One labelled task sentence: one to three opinion words (majority polarity = label) among
-/// neutral distractors, about a random topic.
+/// One labelled task sentence: one to three opinions (majority polarity = label; "not"
+/// flips the adjective after it) among neutral distractors, about a random topic.
 fn task_sentence(rng: &mut StdRng) -> (String, u8) {
     let label_mood = Mood::random(rng);
     let (_, nouns, _) = TOPICS[rng.random_range(0..TOPICS.len())];
@@ -285,7 +303,7 @@ fn task_sentence(rng: &mut StdRng) -> (String, u8) {
         }
     };
     let sentence = match rng.random_range(0..6) {
-        0 => format!("the {} was {} .", noun(rng), label_mood.adjective(rng)),
+        0 => format!("the {} was {} .", noun(rng), label_mood.opinion(rng)),
         1 => format!(
             "the {}{} was {} {} .",
             distractor(rng),
@@ -305,30 +323,27 @@ fn task_sentence(rng: &mut StdRng) -> (String, u8) {
             pick(rng, &PRONOUNS),
             label_mood.verb(rng),
             noun(rng),
-            label_mood.adjective(rng),
+            label_mood.opinion(rng),
             neutral(rng)
         ),
         // Two against one: the majority decides.
         4 => format!(
             "the {} was {} but the {}{} was {} and {} .",
             noun(rng),
-            label_mood.flip().adjective(rng),
+            label_mood.flip().opinion(rng),
             distractor(rng),
             noun(rng),
-            label_mood.adjective(rng),
-            label_mood.adjective(rng)
+            label_mood.opinion(rng),
+            label_mood.opinion(rng)
         ),
         _ => format!(
-            "{} {} the {} even though the {} was {} .",
+            "{} {} the {} , it was {} , even though the {} was {} .",
             pick(rng, &PRONOUNS),
             label_mood.verb(rng),
             noun(rng),
+            label_mood.opinion(rng),
             noun(rng),
-            label_mood.flip().adjective(rng)
-        )
-        .replace(
-            " even though ",
-            &format!(" , it was {} , even though ", label_mood.adjective(rng)),
+            label_mood.flip().opinion(rng)
         ),
     };
     let label = u8::from(label_mood == Mood::Positive);
@@ -358,6 +373,7 @@ fn vocabulary() -> Vec<String> {
     }
     add("even");
     add("though");
+    add("not");
     for pieces in [&POSITIVE_PIECES[..], &NEGATIVE_PIECES, &NEUTRAL_PIECES] {
         for (stem, suffix) in pieces {
             add(stem);
@@ -592,14 +608,23 @@ mod tests {
             i32::from(pos) - i32::from(neg)
         };
         let mut positives = 0;
+        let mut negations = 0;
         for _ in 0..500 {
             let (s, label) = task_sentence(&mut rng);
-            let score: i32 = s.split_whitespace().map(polarity).sum();
+            let words: Vec<&str> = s.split_whitespace().collect();
+            let score: i32 = (0..words.len())
+                .map(|i| match i > 0 && words[i - 1] == "not" {
+                    true => -polarity(words[i]),
+                    false => polarity(words[i]),
+                })
+                .sum();
+            negations += usize::from(words.contains(&"not"));
             assert_ne!(score, 0, "{s}");
             assert_eq!(u8::from(score > 0), label, "{s}");
             positives += usize::from(label);
         }
         assert!((200..300).contains(&positives), "{positives}");
+        assert!(negations > 50, "{negations}");
     }
 
     #[test]

@@ -210,6 +210,10 @@ fn train_aug_tsv_reads_back_with_the_glue_reader_and_matches_the_dataset() {
     assert_eq!(ds.meta.tokenizer_hash, s.tokenizer_hash);
     let (tok, _) = fx::tokenizer(d);
     for (raw, ex) in file.examples.iter().zip(&ds.examples) {
+        assert_eq!(
+            raw.guid, ex.guid,
+            "the dataset is what `data glue` makes of the file"
+        );
         assert_eq!(raw.label, ex.label);
         assert!(matches!(ex.label, Label::Class(0 | 1)));
         let enc = tok

@@ -157,6 +157,12 @@ pub fn run(a: DataArgs, g: &GlobalArgs) -> Result<()> {
             .unwrap_or(f64::NAN);
         let mut our_row = row(case, "tinybert", &ours);
         our_row["speedup_vs_reference"] = json!(ours_rate / ref_rate);
+        if let (Some(a), Some(b)) = (
+            per_cpu_second(case, &ours),
+            reference.as_ref().and_then(|r| per_cpu_second(case, r)),
+        ) {
+            our_row["cpu_efficiency_vs_reference"] = json!(a / b);
+        }
         our_row["target_speedup"] = json!(case.target);
         rows.push(our_row);
         if let Some(r) = &reference {
@@ -179,12 +185,25 @@ pub fn run(a: DataArgs, g: &GlobalArgs) -> Result<()> {
     write_results(&a.output, meta, &rows, &markdown(&rows))
 }
 
+/// Work done per second of the implementation's own CPU time (user + system, all threads): a
+/// rate that a busy machine distorts much less than the wall-clock one.
+fn per_cpu_second(case: &Case, r: &Value) -> Option<f64> {
+    let amount = if case.kind == "corpus" {
+        r["tokens"].as_f64()?
+    } else {
+        r["examples"].as_f64()?
+    };
+    let cpu = r["contention"]["own_cpu_seconds"].as_f64()?;
+    (cpu > 0.0).then(|| amount / cpu)
+}
+
 /// The JSON row of one implementation: name, impl, the rate, peak RSS, and its details.
 fn row(case: &Case, implementation: &str, r: &Value) -> Value {
     json!({
         "name": case.name,
         "impl": implementation,
         case.rate_key: r[case.rate_key],
+        "per_cpu_second": per_cpu_second(case, r),
         "unit": case.unit,
         "peak_rss_mb": r["peak_rss_mb"],
         "seconds": r["seconds"],
@@ -195,8 +214,8 @@ fn row(case: &Case, implementation: &str, r: &Value) -> Value {
 
 fn markdown(rows: &[Value]) -> String {
     let mut md = String::from(
-        "| benchmark | impl | rate | peak RSS (MB) | speed-up (target) | other processes busy |\n\
-         |---|---|---|---|---|---|\n",
+        "| benchmark | impl | rate | peak RSS (MB) | speed-up (target) | per CPU-second (ratio) \
+         | other processes busy |\n|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         let unit = r["unit"].as_str().unwrap_or("");
@@ -213,17 +232,26 @@ fn markdown(rows: &[Value]) -> String {
             (Some(s), Some(t)) => format!("{s:.1}x ({t:.0}x)"),
             _ => String::new(),
         };
+        let per_cpu = match (
+            r["per_cpu_second"].as_f64(),
+            r["cpu_efficiency_vs_reference"].as_f64(),
+        ) {
+            (Some(p), Some(x)) => format!("{p:.3} ({x:.1}x)"),
+            (Some(p), None) => format!("{p:.3}"),
+            _ => String::new(),
+        };
         let busy = r["contention"]["other_processes_busy_frac"]
             .as_f64()
             .map_or("?".to_string(), |b| format!("{:.0} %", 100.0 * b));
         md.push_str(&format!(
-            "| {} | {} | {:.3} {} | {:.0} | {} | {} |\n",
+            "| {} | {} | {:.3} {} | {:.0} | {} | {} | {} |\n",
             r["name"].as_str().unwrap_or(""),
             r["impl"].as_str().unwrap_or(""),
             rate,
             unit,
             r["peak_rss_mb"].as_f64().unwrap_or(f64::NAN),
             speedup,
+            per_cpu,
             busy
         ));
     }

@@ -17,7 +17,7 @@ use tinybert_data::Task;
 use tinybert_distill::train::checkpoint::{CHECKPOINT_DIR, STATE_FILE};
 use tinybert_distill::train::{RunOptions, RunResult};
 use tinybert_distill::TrainConfig;
-use tinybert_model::BertConfig;
+use tinybert_model::{load_tokenizer, BertConfig, Heads, Model, ModelOptions, Want};
 
 /// `file:line: stage `name`, parameter `key``: the prefix of a parameter's error messages.
 pub fn at(stage: &ResolvedStage, key: &str) -> String {
@@ -154,6 +154,37 @@ impl Shape {
         c.validate().map_err(|e| anyhow!("model shape: {e}"))?;
         Ok(c)
     }
+}
+
+/// A model given as a path (or preset or hub id, where the kind allows) or as the shape of a
+/// fresh one.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(untagged)]
+pub enum ModelSpec {
+    Named(String),
+    Shape(Shape),
+}
+
+/// Writes a freshly initialised model (N(0, 0.02) weights, no heads) of `shape` with the
+/// vocabulary and tokenizer files of the folder `tokenizer` to `dir`, unless `dir` already
+/// holds one (an interrupted attempt made it: the same seed gives the same weights).
+pub fn init_model(shape: &Shape, tokenizer: &Path, seed: u64, dir: &Path) -> Result<()> {
+    if dir.join("config.json").exists() && dir.join("model.safetensors").exists() {
+        return Ok(());
+    }
+    let tok = load_tokenizer(tokenizer)?;
+    let config = shape.config(tok.get_vocab_size(true))?;
+    let opts = ModelOptions {
+        seed,
+        heads: Heads {
+            classifier: Want::Never,
+            mlm: Want::Never,
+            fit_dense: Want::Never,
+        },
+        ..Default::default()
+    };
+    Model::init(&config, &opts)?.save(dir, Some(tokenizer))?;
+    Ok(())
 }
 
 /// The candle device of `--device`.

@@ -19,7 +19,7 @@
 //! ```
 
 use super::common::{
-    at, device, merged, model_param, require_input, say, train_config, with_threads, Shape,
+    at, device, merged, model_param, require_input, say, train_config, with_threads, ModelSpec,
     Training,
 };
 use crate::pipeline::registry::{KindSpec, StageContext, StageKind};
@@ -34,20 +34,12 @@ use tinybert_model::BertConfig;
 /// The `general-distill` kind.
 pub struct GeneralDistill;
 
-/// A student: a preset or path, or a fresh model's shape.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Student {
-    Named(String),
-    Shape(Shape),
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Params {
     #[serde(rename = "teacher")]
     _teacher: String,
-    student: Student,
+    student: ModelSpec,
     data: String,
     #[serde(default)]
     keep_checkpoint: bool,
@@ -86,7 +78,7 @@ impl StageKind for GeneralDistill {
     fn check(&self, stage: &ResolvedStage) -> Result<()> {
         let (p, _) = Params::read(stage)?;
         require_input(stage, "data", &p.data)?;
-        if let Student::Named(name) = &p.student {
+        if let ModelSpec::Named(name) = &p.student {
             if BertConfig::preset(name).is_none() {
                 require_input(stage, "student", name)?;
             }
@@ -105,8 +97,8 @@ fn run(stage: &ResolvedStage, ctx: &StageContext) -> Result<()> {
     let (p, cfg) = Params::read(stage)?;
     let teacher = model_param(stage, ctx, "teacher")?;
     let student = match &p.student {
-        Student::Shape(shape) => StudentSpec::Fresh(shape.config(1)?),
-        Student::Named(name) => match BertConfig::preset(name) {
+        ModelSpec::Shape(shape) => StudentSpec::Fresh(shape.config(1)?),
+        ModelSpec::Named(name) => match BertConfig::preset(name) {
             Some(c) => StudentSpec::Fresh(c),
             None => {
                 let path = ctx.path(name);

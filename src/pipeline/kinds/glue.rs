@@ -1,6 +1,8 @@
 //! `glue`: GLUE splits into tokenised datasets ([`tinybert_data::build_glue`]), one sub-folder
 //! per split (`<out>/train`, `<out>/dev`, ...), optionally only the first rows of a split (the
-//! GLUE training files are shuffled; `augment`'s `limit` takes the same rows).
+//! GLUE training files are shuffled; `augment`'s `limit` takes the same rows). For MNLI, `dev`
+//! is `dev_matched` (in `<out>/dev`, the set model selection uses) plus `dev_mismatched` (in
+//! `<out>/dev_mismatched`), and likewise for `test`, so that one pipeline serves every task.
 //!
 //! ```toml
 //! [stages.glue]
@@ -68,6 +70,10 @@ impl Params {
         if p.splits.is_empty() {
             bail!("{}: no splits", at(stage, "splits"));
         }
+        for (split, _) in p.files(task) {
+            task.check_split(&split)
+                .map_err(|e| anyhow!("{}: {e}", at(stage, "splits")))?;
+        }
         if let Some(s) = p.max_rows.keys().find(|s| !p.splits.contains(s)) {
             bail!(
                 "{}: split `{s}` is not in `splits` ({})",
@@ -76,6 +82,25 @@ impl Params {
             );
         }
         Ok((p, task))
+    }
+}
+
+impl Params {
+    /// `(file split, output folder)` pairs: each split as named, except that for MNLI `dev`
+    /// means `dev_matched` (into `dev/`, the set model selection uses) and `dev_mismatched`,
+    /// and `test` means `test_matched` (into `test/`) and `test_mismatched`.
+    fn files(&self, task: Task) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for s in &self.splits {
+            match (task, s.as_str()) {
+                (Task::Mnli, "dev" | "test") => {
+                    out.push((format!("{s}_matched"), s.clone()));
+                    out.push((format!("{s}_mismatched"), format!("{s}_mismatched")));
+                }
+                _ => out.push((s.clone(), s.clone())),
+            }
+        }
+        out
     }
 }
 
@@ -112,8 +137,8 @@ impl StageKind for Glue {
             .with_context(|| format!("loading the tokenizer of {}", model.display()))?;
         let hash = tokenizer_hash(&tok)?;
         let out = ctx.path(stage.out()?);
-        for split in &p.splits {
-            let dir = out.join(split);
+        for (split, folder) in p.files(task) {
+            let dir = out.join(&folder);
             let opts = GlueBuildOptions {
                 task,
                 data_dir: ctx.path(&p.data_dir),
@@ -125,7 +150,7 @@ impl StageKind for Glue {
             };
             let s = build_glue(&opts, &tok, &hash)?;
             let mut rows = s.rows;
-            if let Some(&max) = p.max_rows.get(split) {
+            if let Some(&max) = p.max_rows.get(&folder) {
                 if max > 0 && max < rows {
                     keep_first(&dir, task, max, p.shard_size.max(1))?;
                     rows = max;

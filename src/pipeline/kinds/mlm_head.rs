@@ -28,7 +28,8 @@
 //! With `init`, the freshly initialised model is kept in `<out>/init/`.
 
 use super::common::{
-    at, device, model_param, require_input, say, train_config, with_threads, Shape, Training,
+    at, device, init_model, model_param, require_input, say, train_config, with_threads, Shape,
+    Training,
 };
 use crate::pipeline::registry::{KindSpec, StageContext, StageKind};
 use crate::pipeline::stage::ResolvedStage;
@@ -37,7 +38,7 @@ use serde::Deserialize;
 use std::path::Path;
 use tinybert_distill::train::fit_mlm_head;
 use tinybert_distill::MlmHeadConfig;
-use tinybert_model::{load_tokenizer, Heads, Model, ModelOptions, Want};
+use tinybert_model::{Heads, Model, ModelOptions, Want};
 
 /// The `mlm-head` kind.
 pub struct MlmHead;
@@ -191,24 +192,6 @@ fn run(stage: &ResolvedStage, ctx: &StageContext) -> Result<()> {
             out.display()
         ),
     );
-    Ok(())
-}
-
-/// Writes a freshly initialised model of `shape` with the vocabulary of `tokenizer` to `dir`.
-fn init_model(shape: &Shape, tokenizer: &Path, seed: u64, dir: &Path) -> Result<()> {
-    let tok = load_tokenizer(tokenizer)?;
-    let config = shape.config(tok.get_vocab_size(true))?;
-    let opts = ModelOptions {
-        seed,
-        heads: Heads {
-            classifier: Want::Never,
-            mlm: Want::Never,
-            fit_dense: Want::Never,
-        },
-        ..Default::default()
-    };
-    let model = Model::init(&config, &opts)?;
-    model.save(dir, Some(tokenizer))?;
     Ok(())
 }
 

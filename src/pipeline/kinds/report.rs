@@ -21,6 +21,10 @@
 //!
 //! Each row's `runs` are run folders with a `summary.json` (from `eval`, `finetune` or the
 //! prediction phase of `task-distill`), one per task.
+//!
+//! Several tables in one report: instead of `layout`, `title` and `rows`, give
+//! `tables = [{ layout = "ablation-procedure", title = "...", rows = [...] }, ...]`. Each table
+//! is written to `<out>/<layout>/` and `<out>/report.md` holds them all, in order.
 
 use super::bench::RESULTS_FILE;
 use super::common::{at, require_input};
@@ -64,18 +68,32 @@ struct Row {
     bench: Option<String>,
 }
 
+/// One table: a layout, an optional title, its rows.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Params {
+struct Table {
     #[serde(default = "default_layout")]
     layout: String,
     #[serde(default)]
     title: Option<String>,
+    rows: Vec<Row>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    #[serde(default)]
+    layout: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    rows: Option<Vec<Row>>,
+    #[serde(default)]
+    tables: Option<Vec<Table>>,
     #[serde(default = "yes")]
     paper: bool,
     #[serde(default = "yes")]
     charts: bool,
-    rows: Vec<Row>,
     #[serde(default)]
     bench: Option<String>,
     #[serde(default)]
@@ -89,74 +107,137 @@ fn yes() -> bool {
     true
 }
 
+/// The parameters with their tables checked: `(layout, sub-folder (none for a single table), table)`.
+struct Checked {
+    params: Params,
+    tables: Vec<(Layout, Option<String>, Table)>,
+}
+
 impl Params {
-    fn read(stage: &ResolvedStage) -> Result<(Self, Layout)> {
-        let p: Params = stage.config()?;
-        let layout = Layout::from_name(&p.layout).ok_or_else(|| {
-            anyhow!(
-                "{}: unknown layout `{}` (known: {})",
-                at(stage, "layout"),
-                p.layout,
-                Layout::ALL.map(Layout::name).join(", ")
-            )
-        })?;
-        if p.rows.is_empty() {
-            bail!("{}: no rows", at(stage, "rows"));
-        }
-        for (i, r) in p.rows.iter().enumerate() {
-            let key = format!("rows[{i}] ({})", r.label);
-            if r.runs.list().is_empty() {
-                bail!("{}: {key}: no runs", at(stage, "rows"));
-            }
-            if p.rows[..i].iter().any(|o| o.label == r.label) {
-                bail!("{}: {key}: duplicate label", at(stage, "rows"));
-            }
-            if r.bench.is_some() && p.bench.is_none() {
-                bail!(
-                    "{}: {key}: `bench` needs the stage's `bench` parameter (a bench stage's output)",
-                    at(stage, "rows")
-                );
-            }
-            if r.bench.is_some() && r.speedup.is_some() {
-                bail!(
-                    "{}: {key}: give `speedup` or `bench`, not both",
-                    at(stage, "rows")
-                );
-            }
-            if let Some(s) = r.speedup {
-                if !(s.is_finite() && s > 0.0) {
-                    bail!("{}: {key}: speedup {s} is not positive", at(stage, "rows"));
-                }
-            }
-        }
-        if p.rows.iter().filter(|r| r.teacher).count() > 1 {
-            bail!(
-                "{}: more than one row has teacher = true",
+    fn read(stage: &ResolvedStage) -> Result<Checked> {
+        let mut p: Params = stage.config()?;
+        let tables: Vec<(Option<String>, Table)> = match (p.rows.take(), p.tables.take()) {
+            (Some(rows), None) => vec![(
+                None,
+                Table {
+                    layout: p.layout.clone().unwrap_or_else(default_layout),
+                    title: p.title.clone(),
+                    rows,
+                },
+            )],
+            (None, Some(tables)) if p.layout.is_none() && p.title.is_none() => tables
+                .into_iter()
+                .map(|t| (Some(t.layout.clone()), t))
+                .collect(),
+            (None, Some(_)) => bail!(
+                "{}: with `tables`, each table has its own `layout` and `title`",
+                at(stage, "tables")
+            ),
+            _ => bail!(
+                "{}: give `rows` (one table) or `tables` (several)",
                 at(stage, "rows")
+            ),
+        };
+        if tables.is_empty() {
+            bail!("{}: no tables", at(stage, "tables"));
+        }
+        let mut checked = Vec::new();
+        for (i, (sub, t)) in tables.into_iter().enumerate() {
+            let key = match &sub {
+                Some(_) => format!("tables[{i}]"),
+                None => "rows".to_string(),
+            };
+            let layout = Layout::from_name(&t.layout).ok_or_else(|| {
+                anyhow!(
+                    "{}: unknown layout `{}` (known: {})",
+                    at(stage, &key),
+                    t.layout,
+                    Layout::ALL.map(Layout::name).join(", ")
+                )
+            })?;
+            let sub = sub.map(|_| layout.name().to_string());
+            if checked.iter().any(|(_, s, _)| *s == sub) {
+                bail!(
+                    "{}: two tables with layout `{}`",
+                    at(stage, &key),
+                    layout.name()
+                );
+            }
+            check_rows(stage, &key, &t.rows, p.bench.is_some())?;
+            checked.push((layout, sub, t));
+        }
+        Ok(Checked {
+            params: p,
+            tables: checked,
+        })
+    }
+}
+
+fn check_rows(stage: &ResolvedStage, key: &str, rows: &[Row], has_bench: bool) -> Result<()> {
+    if rows.is_empty() {
+        bail!("{}: no rows", at(stage, key));
+    }
+    for (i, r) in rows.iter().enumerate() {
+        let row = format!("rows[{i}] ({})", r.label);
+        if r.runs.list().is_empty() {
+            bail!("{}: {row}: no runs", at(stage, key));
+        }
+        if rows[..i].iter().any(|o| o.label == r.label) {
+            bail!("{}: {row}: duplicate label", at(stage, key));
+        }
+        if r.bench.is_some() && !has_bench {
+            bail!(
+                "{}: {row}: `bench` needs the stage's `bench` parameter (a bench stage's output)",
+                at(stage, key)
             );
         }
-        Ok((p, layout))
+        if r.bench.is_some() && r.speedup.is_some() {
+            bail!(
+                "{}: {row}: give `speedup` or `bench`, not both",
+                at(stage, key)
+            );
+        }
+        if let Some(s) = r.speedup {
+            if !(s.is_finite() && s > 0.0) {
+                bail!("{}: {row}: speedup {s} is not positive", at(stage, key));
+            }
+        }
     }
+    if rows.iter().filter(|r| r.teacher).count() > 1 {
+        bail!("{}: more than one row has teacher = true", at(stage, key));
+    }
+    Ok(())
 }
 
 impl StageKind for Report {
     fn spec(&self) -> KindSpec {
         KindSpec {
             name: "report",
-            required: &["rows"],
-            optional: &["layout", "title", "paper", "charts", "bench", "bench_batch"],
+            required: &[],
+            optional: &[
+                "rows",
+                "tables",
+                "layout",
+                "title",
+                "paper",
+                "charts",
+                "bench",
+                "bench_batch",
+            ],
             resumable: false,
         }
     }
 
     fn check(&self, stage: &ResolvedStage) -> Result<()> {
-        let (p, _) = Params::read(stage)?;
-        for r in &p.rows {
-            for run in r.runs.list() {
-                require_input(stage, "rows", &run)?;
+        let c = Params::read(stage)?;
+        for (_, _, t) in &c.tables {
+            for r in &t.rows {
+                for run in r.runs.list() {
+                    require_input(stage, "rows", &run)?;
+                }
             }
         }
-        if let Some(b) = &p.bench {
+        if let Some(b) = &c.params.bench {
             require_input(stage, "bench", b)?;
         }
         stage.out()?;
@@ -164,43 +245,63 @@ impl StageKind for Report {
     }
 
     fn run(&self, stage: &ResolvedStage, ctx: &StageContext) -> Result<()> {
-        let (p, layout) = Params::read(stage)?;
+        let c = Params::read(stage)?;
+        let p = &c.params;
         let bench = match &p.bench {
             Some(b) => Some(read_bench(&ctx.path(b).join(RESULTS_FILE))?),
             None => None,
         };
-        let mut rows = Vec::new();
-        for r in &p.rows {
-            let speedup = match (&r.bench, &bench) {
-                (Some(name), Some(results)) => Some(
-                    bench_speedup(results, name, p.bench_batch)
-                        .map_err(|e| anyhow!("{}: row `{}`: {e}", at(stage, "rows"), r.label))?,
-                ),
-                _ => r.speedup,
-            };
-            rows.push(RowSpec {
-                label: r.label.clone(),
-                runs: r.runs.list().iter().map(|d| ctx.path(d)).collect(),
-                teacher: r.teacher,
-                speedup,
-            });
-        }
-        let spec = ReportSpec {
-            title: p
-                .title
-                .clone()
-                .unwrap_or_else(|| layout.caption().to_string()),
-            layout,
-            include_paper: p.paper,
-            charts: p.charts,
-            rows,
-            origin: PathBuf::from(format!("{} (stage `{}`)", stage.origin, stage.name)),
-            base: Some(ctx.workdir.clone()),
-        };
         let out = ctx.path(stage.out()?);
-        write_report(&spec, &out)
-            .with_context(|| format!("writing the report into {}", out.display()))?;
+        let mut combined = String::new();
+        for (layout, sub, table) in &c.tables {
+            let mut rows = Vec::new();
+            for r in &table.rows {
+                let speedup = match (&r.bench, &bench) {
+                    (Some(name), Some(results)) => {
+                        Some(bench_speedup(results, name, p.bench_batch).map_err(|e| {
+                            anyhow!("{}: row `{}`: {e}", at(stage, "rows"), r.label)
+                        })?)
+                    }
+                    _ => r.speedup,
+                };
+                rows.push(RowSpec {
+                    label: r.label.clone(),
+                    runs: r.runs.list().iter().map(|d| ctx.path(d)).collect(),
+                    teacher: r.teacher,
+                    speedup,
+                });
+            }
+            let spec = ReportSpec {
+                title: table
+                    .title
+                    .clone()
+                    .unwrap_or_else(|| layout.caption().to_string()),
+                layout: *layout,
+                include_paper: p.paper,
+                charts: p.charts,
+                rows,
+                origin: PathBuf::from(format!("{} (stage `{}`)", stage.origin, stage.name)),
+                base: Some(ctx.workdir.clone()),
+            };
+            let dir = match sub {
+                Some(s) => out.join(s),
+                None => out.clone(),
+            };
+            write_report(&spec, &dir)
+                .with_context(|| format!("writing the report into {}", dir.display()))?;
+            if let Some(s) = sub {
+                let md = dir.join("report.md");
+                let text = std::fs::read_to_string(&md)
+                    .with_context(|| format!("cannot read {}", md.display()))?;
+                combined.push_str(&text.replace("](charts/", &format!("]({s}/charts/")));
+                combined.push('\n');
+            }
+        }
         let md = out.join("report.md");
+        if !combined.is_empty() {
+            std::fs::write(&md, combined)
+                .with_context(|| format!("cannot write {}", md.display()))?;
+        }
         ctx.progress
             .suspend(|| println!("report: {}", md.display()));
         Ok(())

@@ -8,8 +8,12 @@
 //! foreach = "${params.tasks}"
 //! phase = "intermediate"                   # L_attn + L_hidn; or "prediction": L_pred
 //! teacher = "${stages.teacher@${item}.out}"    # the fine-tuned teacher
-//! student = "${stages.general.out}"        # general-distilled student (or phase 1's output)
+//! student = "${stages.general.out}"        # general-distilled student (or phase 1's output),
+//!                                          # or a fresh one's shape (the "w/o GD" ablation):
+//! # student = { layers = 4, hidden = 312, heads = 12, ffn = 1200 }
 //! data = "${stages.augment@${item}.out}"   # the (augmented) training set
+//! regression_data = "${stages.glue@${item}.out}/train"   # optional: STS-B's prediction
+//!                                          # phase trains on the original set (SPEC §6)
 //! dev = "${stages.glue@${item}.out}/dev"   # optional; the prediction phase keeps the best
 //! label = "TinyBERT"                       # the model's name in summary.json and reports
 //! cache_teacher = false                    # prediction: compute teacher logits once
@@ -23,8 +27,8 @@
 //! ```
 
 use super::common::{
-    at, dataset_task, device, merged, model_param, require_input, result_line, say, train_config,
-    with_threads, Training,
+    at, dataset_task, device, init_model, merged, model_param, require_input, result_line, say,
+    train_config, with_threads, ModelSpec, Training,
 };
 use crate::pipeline::registry::{KindSpec, StageContext, StageKind};
 use crate::pipeline::stage::ResolvedStage;
@@ -41,8 +45,10 @@ pub struct TaskDistill;
 struct Params {
     #[serde(rename = "teacher")]
     _teacher: String,
-    student: String,
+    student: ModelSpec,
     data: String,
+    #[serde(default)]
+    regression_data: Option<String>,
     #[serde(default)]
     dev: Option<String>,
     phase: Phase,
@@ -82,6 +88,7 @@ impl StageKind for TaskDistill {
             required: &["teacher", "student", "data", "phase"],
             optional: &[
                 "dev",
+                "regression_data",
                 "label",
                 "cache_teacher",
                 "keep_checkpoint",
@@ -96,7 +103,12 @@ impl StageKind for TaskDistill {
     fn check(&self, stage: &ResolvedStage) -> Result<()> {
         let p: Params = stage.config()?;
         config(stage, &p, None)?;
-        require_input(stage, "student", &p.student)?;
+        if let ModelSpec::Named(student) = &p.student {
+            require_input(stage, "student", student)?;
+        }
+        if let Some(d) = &p.regression_data {
+            require_input(stage, "regression_data", d)?;
+        }
         require_input(stage, "data", &p.data)?;
         if let Some(dev) = &p.dev {
             require_input(stage, "dev", dev)?;
@@ -120,11 +132,27 @@ fn run(stage: &ResolvedStage, ctx: &StageContext) -> Result<()> {
     };
     let task = dataset_task(&data.train).with_context(|| at(stage, "data"))?;
     let cfg = config(stage, &p, Some(task.name()))?;
+    let data = match (&p.regression_data, task.is_regression(), p.phase) {
+        (Some(d), true, Phase::Prediction) => TaskData {
+            train: ctx.path(d),
+            ..data
+        },
+        _ => data,
+    };
     let out = ctx.path(stage.out()?);
+    let student = match &p.student {
+        ModelSpec::Named(s) => ctx.path(s),
+        ModelSpec::Shape(shape) => {
+            let dir = out.join("init");
+            init_model(shape, &teacher, cfg.train.seed, &dir)
+                .with_context(|| at(stage, "student"))?;
+            dir
+        }
+    };
     let training = Training::new(stage, &out)?;
     let r = task_distill(
         &teacher,
-        &ctx.path(&p.student),
+        &student,
         &data,
         &cfg,
         &p.label,

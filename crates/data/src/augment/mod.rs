@@ -14,6 +14,7 @@
 //! Entry point: [`augment_glue`]. Work is done in chunks saved under `partial/` ([`partial`]),
 //! so an interrupted run resumes where it stopped with an identical result.
 
+pub mod candidate_log;
 pub mod chunk;
 pub mod encoder;
 pub mod glove;

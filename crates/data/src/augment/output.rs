@@ -1,18 +1,19 @@
-//! The final outputs, assembled from the completed chunks: `train_aug.tsv` in the task's own
-//! format (the training file's header and columns, tab-separated, no quoting), and the
-//! tokenised Parquet dataset made by reading that file back with the GLUE reader (so the two
-//! always agree), each row carrying its `source_index`.
+//! The final outputs, assembled chunk by chunk from `partial/` (memory stays bounded by a
+//! chunk): `train_aug.tsv` in the task's own format (the training file's header and columns,
+//! tab-separated, no quoting), and the tokenised Parquet dataset of exactly those rows — what
+//! `data glue` makes of `train_aug.tsv` (same guids, labels and ids) — with `source_index`.
 
 use super::partial::Partial;
 use super::pipeline::AugmentOptions;
-use super::source::{SourceFile, SPLIT};
+use super::source::SourceFile;
 use crate::encode::Encoder;
 use crate::error::{Error, Result};
-use crate::glue::{pad_id, read_glue_file, write_examples, ReadOptions};
-use crate::parquet_io::ShardInfo;
-use crate::schema::{DatasetKind, DatasetMeta, SCHEMA_VERSION};
+use crate::example::RawExample;
+use crate::glue::pad_id;
+use crate::parquet_io::{arrays, prepare_output_dir, ShardInfo, ShardWriter};
+use crate::schema::{glue_schema, DatasetKind, DatasetMeta, SCHEMA_VERSION};
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use tokenizers::Tokenizer;
 
 /// Name of the augmented training file in the output folder.
@@ -38,68 +39,91 @@ pub fn write_outputs(
     tok: &Tokenizer,
     tokenizer_hash: &str,
 ) -> Result<Written> {
-    let tsv = opts.output.join(TSV_NAME);
-    let source_index = write_tsv(&tsv, source.header.as_deref(), partial, chunks)?;
-    let file = read_glue_file(opts.task, SPLIT, &tsv, ReadOptions::default())?;
-    if file.examples.len() != source_index.len() {
-        return Err(Error::Invalid(format!(
-            "{}: read back {} rows, wrote {}",
-            tsv.display(),
-            file.examples.len(),
-            source_index.len()
-        )));
-    }
-    let max_seq_len = opts.max_seq_len.unwrap_or(opts.task.default_max_seq_len());
-    let mut encoded = Encoder::new(tok, max_seq_len)?.encode_all(&file.examples)?;
-    for (ex, &i) in encoded.examples.iter_mut().zip(&source_index) {
-        ex.source_index = Some(i);
-    }
+    let task = opts.task;
+    let max_seq_len = opts.max_seq_len.unwrap_or(task.default_max_seq_len());
+    let encoder = Encoder::new(tok, max_seq_len)?;
     let meta = DatasetMeta {
         kind: DatasetKind::Glue,
         schema_version: SCHEMA_VERSION,
         tokenizer_hash: tokenizer_hash.to_string(),
         max_seq_len,
         pad_id: pad_id(tok),
-        task: Some(opts.task),
+        task: Some(task),
         split: Some(AUGMENTED_SPLIT.to_string()),
-        labels: opts.task.labels().iter().map(|s| s.to_string()).collect(),
+        labels: task.labels().iter().map(|s| s.to_string()).collect(),
     };
-    let shards = write_examples(&opts.output, &meta, &encoded.examples, opts.shard_size)?;
-    Ok(Written {
-        tsv,
-        rows: encoded.examples.len(),
-        max_seq_len,
-        truncated: encoded.truncated,
-        shards,
-    })
-}
+    let dir = &opts.output;
+    prepare_output_dir(dir)?;
+    let schema = glue_schema(task.is_regression(), true);
+    let mut shards = ShardWriter::new(dir, schema.clone(), &meta, opts.shard_size)?;
 
-/// Writes the header and every chunk's rows to `path` (atomically); returns the rows' source
-/// indices in order.
-fn write_tsv(
-    path: &Path,
-    header: Option<&str>,
-    partial: &Partial,
-    chunks: usize,
-) -> Result<Vec<u64>> {
-    let tmp = path.with_extension("tsv.tmp");
+    let tsv = dir.join(TSV_NAME);
+    let tmp = tsv.with_extension("tsv.tmp");
     let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
     let io = |e| Error::io(&tmp, e);
-    if let Some(h) = header {
+    if let Some(h) = &source.header {
         writeln!(w, "{h}").map_err(io)?;
     }
-    let mut indices = Vec::new();
+    let (mut rows, mut truncated) = (0, 0);
     for c in 0..chunks {
-        for (index, cols) in partial.read(c)? {
+        let chunk = partial.read(c)?;
+        let mut raw = Vec::with_capacity(chunk.len());
+        for (i, (index, cols)) in chunk.iter().enumerate() {
             writeln!(w, "{}", cols.join("\t")).map_err(io)?;
-            indices.push(index);
+            raw.push(raw_example(source, rows + i, *index, cols)?);
         }
+        let encoded = encoder.encode_all(&raw)?;
+        let mut examples = encoded.examples;
+        for (ex, (index, _)) in examples.iter_mut().zip(&chunk) {
+            ex.source_index = Some(*index);
+        }
+        let batch = arrays::glue_batch(&schema, &examples).map_err(|e| Error::arrow(dir, e))?;
+        shards.write(&batch)?;
+        rows += chunk.len();
+        truncated += encoded.truncated;
     }
     w.into_inner()
         .map_err(|e| Error::io(&tmp, e.into_error()))?
         .sync_all()
         .map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
-    Ok(indices)
+    std::fs::rename(&tmp, &tsv).map_err(|e| Error::io(&tsv, e))?;
+    Ok(Written {
+        tsv,
+        rows,
+        max_seq_len,
+        truncated,
+        shards: shards.finish()?,
+    })
+}
+
+/// Output row `row` (0-based in `train_aug.tsv`) as the GLUE reader reads it: the text
+/// columns, the source example's label, and the guid column (or the row number).
+fn raw_example(source: &SourceFile, row: usize, index: u64, cols: &[String]) -> Result<RawExample> {
+    let src = source
+        .rows
+        .get(index as usize)
+        .ok_or_else(|| Error::Invalid(format!("augmented row {row}: no source example {index}")))?;
+    let col = |c: usize| -> Result<String> {
+        cols.get(c).cloned().ok_or_else(|| {
+            Error::Invalid(format!(
+                "augmented row {row}: no column {c} (source line {})",
+                src.line
+            ))
+        })
+    };
+    let text_b = match source.text_columns.get(1) {
+        Some(&c) => Some(col(c)?),
+        None => None,
+    };
+    Ok(RawExample {
+        guid: match source.guid_column {
+            Some(c) => col(c)?,
+            None => row.to_string(),
+        },
+        text_a: col(source.text_columns.first().copied().unwrap_or(0))?,
+        text_b,
+        label: src.label,
+        line: row + 1 + usize::from(source.header.is_some()),
+    })
 }

@@ -1,7 +1,8 @@
 //! `tinybert data augment`: a task's training set -> augmented `train_aug.tsv`, a tokenised
 //! Parquet dataset with `source_index`, and `summary.json` (SPEC §5).
 
-use super::chunk::{Augmenter, CandidateRecord, ChunkStats, DrawSettings};
+use super::candidate_log::CandidateLog;
+use super::chunk::{Augmenter, ChunkStats, DrawSettings};
 use super::glove::GloveIndex;
 use super::mlm::MlmPredictor;
 use super::output::{write_outputs, Written};
@@ -15,8 +16,7 @@ use crate::progress::Progress;
 use crate::schema::SCHEMA_VERSION;
 use crate::task::Task;
 use std::collections::HashMap;
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -175,23 +175,7 @@ pub fn augment_glue(
     let t_read = Instant::now();
     let source = read_source(opts.task, &opts.data_dir, opts.skip_bad_rows, opts.limit)?;
     let mlm = MlmPredictor::new(teacher, tok, opts.k, opts.batch_size)?;
-    let key = RunKey {
-        format: PARTIAL_FORMAT,
-        task: opts.task.name().to_string(),
-        source_hash: hash_file(&source.path)?,
-        limit: opts.limit,
-        skip_bad_rows: opts.skip_bad_rows,
-        teacher: teacher_fingerprint(teacher)?,
-        tokenizer_hash: tokenizer_hash.to_string(),
-        glove_hash: hash_file(&opts.glove)?,
-        glove_words: opts.glove_words,
-        n_aug: opts.n_aug,
-        k: opts.k,
-        p: opts.p,
-        seed: opts.seed,
-        batch_size: opts.batch_size,
-        chunk_size: opts.chunk_size,
-    };
+    let key = run_key(opts, &source, teacher, tokenizer_hash)?;
     std::fs::create_dir_all(&opts.output).map_err(|e| Error::io(&opts.output, e))?;
     let partial = Partial::open(&opts.output, &key)?;
     let seconds_read = t_read.elapsed().as_secs_f64();
@@ -270,6 +254,32 @@ pub fn augment_glue(
     Ok(AugmentOutcome::Done(Box::new(summary)))
 }
 
+/// Everything the augmented rows depend on (see [`RunKey`]).
+fn run_key(
+    opts: &AugmentOptions,
+    source: &SourceFile,
+    teacher: &Model,
+    tokenizer_hash: &str,
+) -> Result<RunKey> {
+    Ok(RunKey {
+        format: PARTIAL_FORMAT,
+        task: opts.task.name().to_string(),
+        source_hash: hash_file(&source.path)?,
+        limit: opts.limit,
+        skip_bad_rows: opts.skip_bad_rows,
+        teacher: teacher_fingerprint(teacher)?,
+        tokenizer_hash: tokenizer_hash.to_string(),
+        glove_hash: hash_file(&opts.glove)?,
+        glove_words: opts.glove_words,
+        n_aug: opts.n_aug,
+        k: opts.k,
+        p: opts.p,
+        seed: opts.seed,
+        batch_size: opts.batch_size,
+        chunk_size: opts.chunk_size,
+    })
+}
+
 struct Timing {
     seconds: f64,
     seconds_read: f64,
@@ -321,32 +331,5 @@ fn summary(
         schema_version: SCHEMA_VERSION,
         tsv: written.tsv,
         shards: written.shards,
-    }
-}
-
-/// The `log_candidates` JSON-lines file.
-struct CandidateLog {
-    path: PathBuf,
-    w: BufWriter<std::fs::File>,
-}
-
-impl CandidateLog {
-    fn create(path: &Path) -> Result<Self> {
-        let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-        Ok(Self {
-            path: path.to_path_buf(),
-            w: BufWriter::new(file),
-        })
-    }
-
-    fn write(&mut self, records: &[CandidateRecord]) -> Result<()> {
-        for r in records {
-            let line = serde_json::to_string(r).map_err(|e| Error::Json {
-                path: self.path.clone(),
-                source: e,
-            })?;
-            writeln!(self.w, "{line}").map_err(|e| Error::io(&self.path, e))?;
-        }
-        self.w.flush().map_err(|e| Error::io(&self.path, e))
     }
 }

@@ -2,6 +2,7 @@
 //! file can be written in the task's own format.
 
 use crate::error::{Error, Result};
+use crate::example::Label;
 use crate::glue::layout::{self, Layout};
 use crate::glue::{glue_file_path, read_glue_file, ReadOptions};
 use crate::task::Task;
@@ -19,6 +20,8 @@ pub struct SourceRow {
     /// 1-based line number in the file.
     pub line: usize,
     pub columns: Vec<String>,
+    /// The parsed label (copied to every augmented row).
+    pub label: Label,
 }
 
 /// A task's training file.
@@ -29,6 +32,8 @@ pub struct SourceFile {
     pub header: Option<String>,
     /// Columns that are augmented: the first sentence, then the second of a pair task.
     pub text_columns: Vec<usize>,
+    /// The `index`/`id` column, if the file has one (else an example's guid is its row number).
+    pub guid_column: Option<usize>,
     pub rows: Vec<SourceRow>,
     /// Malformed rows skipped (only with `skip_bad_rows`).
     pub skipped_rows: usize,
@@ -45,7 +50,10 @@ pub fn read_source(
     let path = glue_file_path(data_dir, task, SPLIT)?;
     let file = read_glue_file(task, SPLIT, &path, ReadOptions { skip_bad_rows })?;
     let keep = limit.unwrap_or(usize::MAX).min(file.examples.len());
-    let wanted: Vec<usize> = file.examples[..keep].iter().map(|e| e.line).collect();
+    let wanted: Vec<(usize, Label)> = file.examples[..keep]
+        .iter()
+        .map(|e| (e.line, e.label))
+        .collect();
     let mut header = None;
     let mut layout: Option<Layout> = None;
     let mut rows = Vec::with_capacity(wanted.len());
@@ -58,12 +66,13 @@ pub fn read_source(
             continue;
         }
         match next.peek() {
-            Some(&&want) if want == no => {
+            Some(&&(want, label)) if want == no => {
                 next.next();
                 rows.push(SourceRow {
                     index: rows.len() as u64,
                     line: no,
                     columns: fields(&text).into_iter().map(str::to_string).collect(),
+                    label,
                 });
             }
             Some(_) => {}
@@ -83,6 +92,7 @@ pub fn read_source(
         path,
         header,
         text_columns,
+        guid_column: layout.guid,
         rows,
         skipped_rows: file.bad_rows.len(),
     })
