@@ -10,11 +10,13 @@ pub fn score(v: Option<f64>) -> String {
     v.map_or_else(|| MISSING.into(), |v| format!("{v:.1}"))
 }
 
-/// A parameter count in millions, as the paper prints: `109M`, `14.5M`.
+/// A parameter count in millions, as the paper prints: `109M`, `14.5M`; below 1M in thousands
+/// (`28K`) so that tiny models do not all show `0.0M`.
 pub fn params(v: Option<f64>) -> String {
     match v {
         Some(p) if p >= 100e6 => format!("{:.0}M", p / 1e6),
-        Some(p) => format!("{:.1}M", p / 1e6),
+        Some(p) if p >= 1e6 => format!("{:.1}M", p / 1e6),
+        Some(p) => format!("{:.0}K", p / 1e3),
         None => MISSING.into(),
     }
 }
@@ -42,6 +44,7 @@ mod tests {
         assert_eq!(params(Some(109e6)), "109M");
         assert_eq!(params(Some(14.5e6)), "14.5M");
         assert_eq!(params(Some(67e6)), "67.0M");
+        assert_eq!(params(Some(28_300.0)), "28K");
         assert_eq!(speedup(Some(9.4)), "9.4x");
         assert_eq!(score(Some(66.64)), "66.6");
         assert_eq!(score(None), "–");
