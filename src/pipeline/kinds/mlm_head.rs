@@ -168,10 +168,8 @@ fn run(stage: &ResolvedStage, ctx: &StageContext) -> Result<()> {
     let model_dir = match (&p.init, &p.tokenizer) {
         (Some(shape), Some(tokenizer)) => {
             let dir = out.join("init");
-            if !dir.join("config.json").exists() {
-                init_model(shape, &ctx.path(tokenizer), cfg.train.seed, &dir)
-                    .with_context(|| at(stage, "init"))?;
-            }
+            init_model(shape, &ctx.path(tokenizer), cfg.train.seed, &dir)
+                .with_context(|| at(stage, "init"))?;
             dir
         }
         _ => model_param(stage, ctx, "model")?,
