@@ -80,6 +80,21 @@ fn init_logging(g: &GlobalArgs) {
         .init();
 }
 
+/// mimalloc's `mi_option_purge_delay` (its v2 `mimalloc.h`; the Rust bindings do not name it).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Tells the allocator never to hand freed memory back to the OS (unless the user set
+/// `MIMALLOC_PURGE_DELAY`). Training frees and reallocates the same large activation buffers every
+/// step; returning them made the kernel zero fresh pages each time: a general-distillation step
+/// spent 45% of its time in the kernel and ran 2x slower (MiniLM teacher, 3L-192 student, batch 32).
+/// Peak memory is unchanged: the memory kept is what the step needs again.
+fn keep_freed_memory() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: sets a plain integer option; mimalloc reads it on each purge.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
+    }
+}
+
 fn main() {
     // Die quietly on a closed pipe (`tinybert ... | head`), like other Unix tools.
     #[cfg(unix)]
@@ -87,6 +102,7 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    keep_freed_memory();
     let cli = Cli::parse();
     init_logging(&cli.global);
     let result = match cli.command {

@@ -142,7 +142,7 @@ impl BertAttention {
         let v = self.split_heads(&self.value.forward(x)?)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
         let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(mask)?;
-        let probs = candle_nn::ops::softmax(&scores, D::Minus1)?;
+        let probs = crate::kernels::softmax_last_dim(&scores)?;
         let probs = apply_dropout(dropout, &probs, self.attn_dropout)?;
         let context = probs
             .matmul(&v)?

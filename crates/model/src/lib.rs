@@ -14,6 +14,7 @@ pub mod error;
 pub mod heads;
 pub mod hub;
 pub mod io;
+pub mod kernels;
 pub mod model;
 pub mod nn;
 pub mod store;

@@ -1,7 +1,7 @@
-//! Differentiable building blocks: linear layers with BERT initialisation, a composed LayerNorm
-//! (candle's fused one has no backward pass), seeded dropout, and activations.
+//! Differentiable building blocks: linear layers with BERT initialisation, LayerNorm (our fused
+//! kernel: candle's fused one has no backward pass), seeded dropout, and activations.
 
-use candle_core::{DType, Module, Result, Tensor, D};
+use candle_core::{Module, Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 use rand::{Rng, SeedableRng};
 use std::sync::Mutex;
@@ -64,23 +64,14 @@ impl Module for LayerNorm {
     /// # Shapes
     /// `x`: [..., dim] -> [..., dim]
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let dtype = x.dtype();
-        let x = x.to_dtype(DType::F32)?;
-        let mean = x.mean_keepdim(D::Minus1)?;
-        let centered = x.broadcast_sub(&mean)?;
-        let var = centered.sqr()?.mean_keepdim(D::Minus1)?;
-        let normed = centered.broadcast_div(&(var + self.eps)?.sqrt()?)?;
-        normed
-            .to_dtype(dtype)?
-            .broadcast_mul(&self.weight)?
-            .broadcast_add(&self.bias)
+        crate::kernels::layer_norm(x, &self.weight, &self.bias, self.eps)
     }
 }
 
 /// The activation named by `hidden_act`.
 pub fn activation(name: &str, x: &Tensor) -> Result<Tensor> {
     match name {
-        "gelu" => x.gelu_erf(),
+        "gelu" => crate::kernels::gelu_erf(x),
         "gelu_new" => x.gelu(),
         "relu" => x.relu(),
         other => candle_core::bail!("unsupported hidden_act `{other}`"),
@@ -133,7 +124,7 @@ impl DropoutRng {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{Device, Var};
+    use candle_core::{DType, Device, Var};
 
     #[test]
     fn layer_norm_matches_the_definition_and_passes_gradients_to_its_input() {

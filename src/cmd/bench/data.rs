@@ -261,7 +261,13 @@ fn markdown(rows: &[Value]) -> String {
 /// Starts this binary in worker mode for `case` and returns its result.
 fn run_worker(a: &DataArgs, g: &GlobalArgs, case: &Case, scratch: &Path) -> Result<Value> {
     let result = scratch.join(format!("ours-{}.json", case.kind));
-    let exe = std::env::current_exe().context("locating this binary")?;
+    // `/proc/self/exe` still runs this binary when a rebuild has replaced its file meanwhile.
+    let proc_exe = Path::new("/proc/self/exe");
+    let exe = if proc_exe.exists() {
+        proc_exe.to_path_buf()
+    } else {
+        std::env::current_exe().context("locating this binary")?
+    };
     let mut cmd = Command::new(exe);
     cmd.arg("-q")
         .args(["--device", &g.device])

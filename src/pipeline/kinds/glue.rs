@@ -15,7 +15,7 @@
 //! max_seq_len = 128                # optional; default 64 for single sentences, 128 for pairs
 //! skip_bad_rows = false            # count and list malformed rows instead of failing
 //! shard_size = 1000000
-//! max_rows = { train = 20000 }     # optional: keep only the first rows of these splits
+//! max_rows = { train = 20000 }     # optional: keep only the first rows of these splits (0: all)
 //! deps = ["data/glue/${item}"]
 //! outs = ["runs/glue/${item}"]
 //! ```

@@ -1,0 +1,217 @@
+//! LayerNorm over the last dimension, `y = (x - mean) / sqrt(var + eps) * w + b`, with a fused
+//! backward pass giving `dx`, `dw` and `db` from one pass over the rows.
+
+use super::{dot, f32_slice, fused, last_dim, rows_per_task, sum};
+use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, D};
+use rayon::prelude::*;
+
+/// LayerNorm over the last dimension, differentiable in `x`, `weight` and `bias` (fused on the
+/// CPU for f32; composed of candle primitives elsewhere).
+///
+/// # Shapes
+/// `x`: [..., n], `weight`, `bias`: [n] -> [..., n]
+pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Result<Tensor> {
+    if fused(x) && fused(weight) && fused(bias) {
+        x.contiguous()?.apply_op3(
+            &weight.contiguous()?,
+            &bias.contiguous()?,
+            LayerNorm { eps: eps as f32 },
+        )
+    } else {
+        composed(x, weight, bias, eps)
+    }
+}
+
+/// The same LayerNorm from candle primitives (any device and dtype; computed in f32).
+pub fn composed(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Result<Tensor> {
+    let dtype = x.dtype();
+    let x = x.to_dtype(candle_core::DType::F32)?;
+    let mean = x.mean_keepdim(D::Minus1)?;
+    let centered = x.broadcast_sub(&mean)?;
+    let var = centered.sqr()?.mean_keepdim(D::Minus1)?;
+    let normed = centered.broadcast_div(&(var + eps)?.sqrt()?)?;
+    normed
+        .to_dtype(dtype)?
+        .broadcast_mul(weight)?
+        .broadcast_add(bias)
+}
+
+struct LayerNorm {
+    eps: f32,
+}
+
+/// Mean and 1/std of one row.
+fn moments(x: &[f32], eps: f32) -> (f32, f32) {
+    let n = x.len() as f32;
+    let mean = sum(x) / n;
+    let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    (mean, 1.0 / (var + eps).sqrt())
+}
+
+fn check_params(op: &str, n: usize, lw: &Layout, lb: &Layout) -> Result<()> {
+    if lw.dims() != [n] || lb.dims() != [n] {
+        bail!(
+            "{op}: weight {:?} and bias {:?} must be [{n}]",
+            lw.dims(),
+            lb.dims()
+        )
+    }
+    Ok(())
+}
+
+impl CustomOp3 for LayerNorm {
+    fn name(&self) -> &'static str {
+        "tinybert-layer-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        sx: &CpuStorage,
+        lx: &Layout,
+        sw: &CpuStorage,
+        lw: &Layout,
+        sb: &CpuStorage,
+        lb: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let name = self.name();
+        let (x, w, b) = (
+            f32_slice(sx, lx, name)?,
+            f32_slice(sw, lw, name)?,
+            f32_slice(sb, lb, name)?,
+        );
+        let n = last_dim(lx);
+        check_params(name, n, lw, lb)?;
+        let mut y = vec![0f32; x.len()];
+        super::map_rows(&mut y, x, n, |y, x| {
+            let (mean, rstd) = moments(x, self.eps);
+            for (((y, &x), &w), &b) in y.iter_mut().zip(x).zip(w).zip(b) {
+                *y = (x - mean) * rstd * w + b;
+            }
+        });
+        Ok((CpuStorage::F32(y), lx.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _b: &Tensor,
+        _y: &Tensor,
+        g: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let rows = x.elem_count() / x.dim(D::Minus1)?.max(1);
+        let packed = x.apply_op3_no_bwd(w, &g.contiguous()?, &LayerNormGrad { eps: self.eps })?;
+        let dx = packed.narrow(0, 0, rows)?.reshape(x.shape())?;
+        let dw = packed.get(rows)?;
+        let db = packed.get(rows + 1)?;
+        Ok((Some(dx), Some(dw), Some(db)))
+    }
+}
+
+/// `(x, w, g) -> [rows + 2, n]`: the rows of `dx`, then `dw`, then `db`.
+struct LayerNormGrad {
+    eps: f32,
+}
+
+impl CustomOp3 for LayerNormGrad {
+    fn name(&self) -> &'static str {
+        "tinybert-layer-norm-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        sx: &CpuStorage,
+        lx: &Layout,
+        sw: &CpuStorage,
+        lw: &Layout,
+        sg: &CpuStorage,
+        lg: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let name = self.name();
+        let (x, w, g) = (
+            f32_slice(sx, lx, name)?,
+            f32_slice(sw, lw, name)?,
+            f32_slice(sg, lg, name)?,
+        );
+        let n = last_dim(lx);
+        check_params(name, n, lw, lw)?; // the bias is not needed here
+        let rows = x.len().checked_div(n).unwrap_or(0);
+        let mut out = vec![0f32; (rows + 2) * n];
+        if n == 0 {
+            return Ok((CpuStorage::F32(out), Shape::from((rows + 2, n))));
+        }
+        let (dx, params) = out.split_at_mut(rows * n);
+        let chunk = rows_per_task(n) * n;
+        let (dw, db) = dx
+            .par_chunks_mut(chunk)
+            .zip(x.par_chunks(chunk).zip(g.par_chunks(chunk)))
+            .map(|(dx, (x, g))| {
+                let (mut dw, mut db) = (vec![0f32; n], vec![0f32; n]);
+                let mut gw = vec![0f32; n];
+                let mut xhat = vec![0f32; n];
+                for ((dx, x), g) in dx.chunks_mut(n).zip(x.chunks(n)).zip(g.chunks(n)) {
+                    let (mean, rstd) = moments(x, self.eps);
+                    for i in 0..n {
+                        xhat[i] = (x[i] - mean) * rstd;
+                        gw[i] = g[i] * w[i];
+                        dw[i] += g[i] * xhat[i];
+                        db[i] += g[i];
+                    }
+                    let inv_n = 1.0 / n as f32;
+                    let (a, c) = (sum(&gw) * inv_n, dot(&gw, &xhat) * inv_n);
+                    for i in 0..n {
+                        dx[i] = rstd * (gw[i] - a - xhat[i] * c);
+                    }
+                }
+                (dw, db)
+            })
+            .reduce(
+                || (vec![0f32; n], vec![0f32; n]),
+                |(mut dw, mut db), (dw2, db2)| {
+                    dw.iter_mut().zip(&dw2).for_each(|(a, b)| *a += b);
+                    db.iter_mut().zip(&db2).for_each(|(a, b)| *a += b);
+                    (dw, db)
+                },
+            );
+        params[..n].copy_from_slice(&dw);
+        params[n..].copy_from_slice(&db);
+        Ok((CpuStorage::F32(out), Shape::from((rows + 2, n))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{rel_diff, var, SHAPES};
+    use super::*;
+
+    #[test]
+    fn fused_layer_norm_matches_the_composed_one_in_values_and_all_three_gradients() {
+        for (i, shape) in SHAPES.iter().enumerate() {
+            let n = *shape.last().unwrap();
+            let seed = 10 * i as u64;
+            let x = var(shape, 3.0, seed).unwrap();
+            let w = var(&[n], 1.0, seed + 1).unwrap();
+            let b = var(&[n], 1.0, seed + 2).unwrap();
+            let up = var(shape, 1.0, seed + 3).unwrap();
+            let (xt, wt, bt) = (x.as_tensor(), w.as_tensor(), b.as_tensor());
+            let ours = layer_norm(xt, wt, bt, 1e-12).unwrap();
+            let theirs = composed(xt, wt, bt, 1e-12).unwrap();
+            assert!(rel_diff(&ours, &theirs).unwrap() < 1e-5, "{shape:?} values");
+            let loss = |y: Tensor| (y * up.as_tensor()).unwrap().sum_all().unwrap();
+            let g_ours = loss(ours).backward().unwrap();
+            let g_theirs = loss(theirs).backward().unwrap();
+            for (what, v) in [("x", &x), ("weight", &w), ("bias", &b)] {
+                let (a, b) = (g_ours.get(v).unwrap(), g_theirs.get(v).unwrap());
+                assert!(rel_diff(a, b).unwrap() < 1e-4, "{shape:?} d{what}");
+            }
+        }
+    }
+
+    #[test]
+    fn fused_layer_norm_rejects_parameters_of_the_wrong_length() {
+        let x = var(&[2, 4], 1.0, 0).unwrap();
+        let w = var(&[3], 1.0, 1).unwrap();
+        let err = layer_norm(x.as_tensor(), w.as_tensor(), w.as_tensor(), 1e-12).unwrap_err();
+        assert!(err.to_string().contains("must be [4]"), "{err}");
+    }
+}

@@ -1,0 +1,140 @@
+//! Fused CPU kernels with their own backward pass, as candle custom ops: softmax over the last
+//! dimension, LayerNorm and erf-GELU. candle's fused softmax and LayerNorm have no backward pass
+//! and the composed versions make a dozen passes (and allocations) over the tensor; these make one
+//! pass forward and one backward, parallel over rows.
+//!
+//! They apply to contiguous-or-not f32 tensors on the CPU; on other devices and dtypes the public
+//! functions fall back to the composed candle versions, which the tests compare them with.
+
+mod gelu;
+mod layer_norm;
+mod softmax;
+
+pub use gelu::gelu_erf;
+pub use layer_norm::layer_norm;
+pub use softmax::softmax_last_dim;
+
+use candle_core::{bail, CpuStorage, DType, Layout, Result, Tensor};
+use rayon::prelude::*;
+
+/// Elements per parallel task: rows are grouped so that each task has at least this much work.
+const MIN_TASK_ELEMS: usize = 1 << 14;
+
+/// True when the fused CPU kernels handle `x`.
+fn fused(x: &Tensor) -> bool {
+    x.device().is_cpu() && x.dtype() == DType::F32
+}
+
+/// The f32 elements of a contiguous CPU storage.
+fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
+    let CpuStorage::F32(v) = s else {
+        bail!("{op}: expects f32 data")
+    };
+    let Some((start, end)) = l.contiguous_offsets() else {
+        bail!("{op}: expects a contiguous input")
+    };
+    Ok(&v[start..end])
+}
+
+/// Rows per parallel task for rows of `n` elements.
+fn rows_per_task(n: usize) -> usize {
+    MIN_TASK_ELEMS.div_ceil(n.max(1)).max(1)
+}
+
+/// Applies `f(out_row, in_row)` to every row of length `n`, in parallel.
+fn map_rows(out: &mut [f32], input: &[f32], n: usize, f: impl Fn(&mut [f32], &[f32]) + Sync) {
+    if n == 0 {
+        return;
+    }
+    out.par_chunks_mut(n)
+        .zip(input.par_chunks(n))
+        .with_min_len(rows_per_task(n))
+        .for_each(|(o, i)| f(o, i));
+}
+
+/// Applies `f(out_row, a_row, b_row)` to every row of length `n`, in parallel.
+fn map_rows2(
+    out: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    n: usize,
+    f: impl Fn(&mut [f32], &[f32], &[f32]) + Sync,
+) {
+    if n == 0 {
+        return;
+    }
+    out.par_chunks_mut(n)
+        .zip(a.par_chunks(n).zip(b.par_chunks(n)))
+        .with_min_len(rows_per_task(n))
+        .for_each(|(o, (a, b))| f(o, a, b));
+}
+
+/// Sum with eight independent accumulators (vectorisable, unlike a sequential fold).
+fn sum(x: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let chunks = x.chunks_exact(8);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for (a, v) in acc.iter_mut().zip(c) {
+            *a += v;
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Dot product with eight independent accumulators.
+fn dot(x: &[f32], y: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (cx, cy) = (x.chunks_exact(8), y.chunks_exact(8));
+    let tail: f32 = cx
+        .remainder()
+        .iter()
+        .zip(cy.remainder())
+        .map(|(a, b)| a * b)
+        .sum();
+    for (a8, b8) in cx.zip(cy) {
+        for i in 0..8 {
+            acc[i] += a8[i] * b8[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// The last dimension of a layout (1 for a scalar).
+fn last_dim(l: &Layout) -> usize {
+    l.dims().last().copied().unwrap_or(1)
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use candle_core::{Device, Result, Tensor, Var};
+
+    /// A random f32 variable of `shape` (values ~ N(0, scale)).
+    pub fn var(shape: &[usize], scale: f64, seed: u64) -> Result<Var> {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let n: usize = shape.iter().product();
+        let v: Vec<f32> = (0..n)
+            .map(|_| (rng.random::<f32>() * 2.0 - 1.0) * scale as f32)
+            .collect();
+        Var::from_tensor(&Tensor::from_vec(v, shape, &Device::Cpu)?)
+    }
+
+    /// max |a - b| / max(1, max |b|).
+    pub fn rel_diff(a: &Tensor, b: &Tensor) -> Result<f32> {
+        let d = (a - b)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?;
+        let m = b.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?;
+        Ok(d / m.max(1.0))
+    }
+
+    /// Shapes with odd sizes, one row, and rows shorter and longer than 8 lanes.
+    pub const SHAPES: &[&[usize]] = &[
+        &[1, 1],
+        &[3, 7],
+        &[2, 5, 13],
+        &[4, 3, 17, 17],
+        &[2, 129],
+        &[300, 64],
+        &[2, 2, 33, 128],
+    ];
+}

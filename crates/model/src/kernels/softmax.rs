@@ -1,0 +1,116 @@
+//! Softmax over the last dimension: `y = exp(x - max) / sum`, backward `dx = y (g - <g, y>)`.
+
+use super::{dot, f32_slice, fused, last_dim, map_rows, map_rows2};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, D};
+
+/// Softmax over the last dimension, differentiable (fused on the CPU for f32).
+///
+/// # Shapes
+/// `x`: [..., n] -> [..., n]
+pub fn softmax_last_dim(x: &Tensor) -> Result<Tensor> {
+    if fused(x) {
+        x.contiguous()?.apply_op1(Softmax)
+    } else {
+        candle_nn::ops::softmax(x, D::Minus1)
+    }
+}
+
+struct Softmax;
+
+fn softmax_row(y: &mut [f32], x: &[f32]) {
+    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut total = 0f32;
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y = (x - max).exp();
+        total += *y;
+    }
+    let inv = 1.0 / total;
+    y.iter_mut().for_each(|y| *y *= inv);
+}
+
+impl CustomOp1 for Softmax {
+    fn name(&self) -> &'static str {
+        "tinybert-softmax"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = f32_slice(s, l, self.name())?;
+        let mut y = vec![0f32; x.len()];
+        map_rows(&mut y, x, last_dim(l), softmax_row);
+        Ok((CpuStorage::F32(y), l.shape().clone()))
+    }
+
+    fn bwd(&self, _x: &Tensor, y: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(y.apply_op2_no_bwd(&g.contiguous()?, &SoftmaxGrad)?))
+    }
+}
+
+/// `(y, g) -> dx`.
+struct SoftmaxGrad;
+
+impl CustomOp2 for SoftmaxGrad {
+    fn name(&self) -> &'static str {
+        "tinybert-softmax-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let y = f32_slice(s1, l1, self.name())?;
+        let g = f32_slice(s2, l2, self.name())?;
+        let mut dx = vec![0f32; y.len()];
+        map_rows2(&mut dx, y, g, last_dim(l1), |dx, y, g| {
+            let yg = dot(y, g);
+            for ((dx, &y), &g) in dx.iter_mut().zip(y).zip(g) {
+                *dx = y * (g - yg);
+            }
+        });
+        Ok((CpuStorage::F32(dx), l1.shape().clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{rel_diff, var, SHAPES};
+    use super::*;
+
+    #[test]
+    fn fused_softmax_matches_the_composed_one_in_values_and_gradients() {
+        for (i, shape) in SHAPES.iter().enumerate() {
+            let x = var(shape, 8.0, i as u64).unwrap();
+            let w = var(shape, 1.0, 100 + i as u64).unwrap();
+            let ours = softmax_last_dim(x.as_tensor()).unwrap();
+            let theirs = candle_nn::ops::softmax(x.as_tensor(), D::Minus1).unwrap();
+            assert!(rel_diff(&ours, &theirs).unwrap() < 1e-6, "{shape:?} values");
+            let g_ours = (ours * w.as_tensor())
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let g_theirs = (theirs * w.as_tensor())
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let (a, b) = (g_ours.get(&x).unwrap(), g_theirs.get(&x).unwrap());
+            assert!(rel_diff(a, b).unwrap() < 1e-5, "{shape:?} gradient");
+        }
+    }
+
+    #[test]
+    fn fused_softmax_handles_masked_entries_and_transposed_inputs() {
+        let x = var(&[6, 10], 3.0, 7).unwrap();
+        let masked = (x.as_tensor().t().unwrap() - 10000.0).unwrap();
+        let ours = softmax_last_dim(&masked).unwrap();
+        let theirs = candle_nn::ops::softmax(&masked, D::Minus1).unwrap();
+        assert!(rel_diff(&ours, &theirs).unwrap() < 1e-6);
+        let rows = ours.sum(D::Minus1).unwrap().to_vec1::<f32>().unwrap();
+        assert!(rows.iter().all(|s| (s - 1.0).abs() < 1e-6));
+    }
+}
