@@ -141,11 +141,10 @@ impl BertAttention {
         let k = self.split_heads(&self.key.forward(x)?)?;
         let v = self.split_heads(&self.value.forward(x)?)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(mask)?;
+        let scores = crate::kernels::batched_matmul(&q, &k.t()?, scale)?.broadcast_add(mask)?;
         let probs = crate::kernels::softmax_last_dim(&scores)?;
         let probs = apply_dropout(dropout, &probs, self.attn_dropout)?;
-        let context = probs
-            .matmul(&v)?
+        let context = crate::kernels::batched_matmul(&probs, &v, 1.0)?
             .transpose(1, 2)?
             .contiguous()?
             .reshape((b, s, h))?;

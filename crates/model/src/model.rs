@@ -154,9 +154,14 @@ impl Model {
             .collect()
     }
 
-    /// Number of parameters (all heads included).
+    /// Number of parameters of the model as deployed: encoder and task heads, without the
+    /// training-only `fit_dense` projections of a distillation student.
     pub fn num_params(&self) -> usize {
-        self.params.iter().map(|p| p.tensor.elem_count()).sum()
+        self.params
+            .iter()
+            .filter(|p| !p.name.starts_with("fit_dense"))
+            .map(|p| p.tensor.elem_count())
+            .sum()
     }
 
     /// Current parameter values by HF name, on the CPU in f32.

@@ -1,5 +1,5 @@
 //! Fused CPU kernels with their own backward pass, as candle custom ops: softmax over the last
-//! dimension, LayerNorm and erf-GELU. candle's fused softmax and LayerNorm have no backward pass
+//! dimension, LayerNorm, erf-GELU, and batched matrix products split over the batch. candle's fused softmax and LayerNorm have no backward pass
 //! and the composed versions make a dozen passes (and allocations) over the tensor; these make one
 //! pass forward and one backward, parallel over rows.
 //!
@@ -8,10 +8,12 @@
 
 mod gelu;
 mod layer_norm;
+mod matmul;
 mod softmax;
 
 pub use gelu::gelu_erf;
 pub use layer_norm::layer_norm;
+pub use matmul::batched_matmul;
 pub use softmax::softmax_last_dim;
 
 use candle_core::{bail, CpuStorage, DType, Layout, Result, Tensor};
