@@ -221,17 +221,28 @@ fn composed_update(p: &mut ParamState, g: &Tensor, c: &BertAdamConfig, lr: f64) 
     Ok(())
 }
 
-/// The contiguous f32 CPU elements of `t`, if it has them.
-fn cpu_f32(t: &Tensor) -> Option<(candle_core::StorageRef<'_>, usize, usize)> {
-    let (storage, layout) = t.storage_and_layout();
-    let (start, end) = layout.contiguous_offsets()?;
-    matches!(&*storage, Storage::Cpu(CpuStorage::F32(_))).then_some((storage, start, end))
+/// A read lock on a tensor's contiguous f32 CPU elements.
+struct CpuF32<'a> {
+    storage: candle_core::StorageRef<'a>,
+    range: std::ops::Range<usize>,
 }
 
-fn as_f32(s: &Storage) -> &[f32] {
-    match s {
-        Storage::Cpu(CpuStorage::F32(v)) => v,
-        _ => unreachable!("checked by cpu_f32"),
+impl<'a> CpuF32<'a> {
+    /// `None` unless `t` is a contiguous f32 CPU tensor.
+    fn new(t: &'a Tensor) -> Option<Self> {
+        let (storage, layout) = t.storage_and_layout();
+        let (start, end) = layout.contiguous_offsets()?;
+        matches!(&*storage, Storage::Cpu(CpuStorage::F32(_))).then_some(Self {
+            storage,
+            range: start..end,
+        })
+    }
+
+    fn slice(&self) -> &[f32] {
+        match &*self.storage {
+            Storage::Cpu(CpuStorage::F32(v)) => &v[self.range.clone()],
+            _ => unreachable!("checked by CpuF32::new"),
+        }
     }
 }
 
@@ -241,18 +252,15 @@ fn fused_update(p: &mut ParamState, g: &Tensor, c: &BertAdamConfig, lr: f64) -> 
     const CHUNK: usize = 1 << 14;
     let g = g.contiguous()?;
     let (new_w, new_m, new_v) = {
-        let (Some(w), Some(gs), Some(m), Some(v)) = (
-            cpu_f32(p.var.as_tensor()),
-            cpu_f32(&g),
-            cpu_f32(&p.m),
-            cpu_f32(&p.v),
+        let (Some(w), Some(g), Some(m), Some(v)) = (
+            CpuF32::new(p.var.as_tensor()),
+            CpuF32::new(&g),
+            CpuF32::new(&p.m),
+            CpuF32::new(&p.v),
         ) else {
             return Ok(false);
         };
-        let w = &as_f32(&w.0)[w.1..w.2];
-        let g = &as_f32(&gs.0)[gs.1..gs.2];
-        let m = &as_f32(&m.0)[m.1..m.2];
-        let v = &as_f32(&v.0)[v.1..v.2];
+        let (w, g, m, v) = (w.slice(), g.slice(), m.slice(), v.slice());
         let norm = g
             .par_chunks(CHUNK)
             .map(|c| c.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>())

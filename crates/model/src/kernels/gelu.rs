@@ -1,6 +1,6 @@
 //! erf-GELU, `y = x/2 (1 + erf(x/√2))`, backward `dx = g (Φ(x) + x φ(x))`.
 
-use super::{f32_slice, fused, map_rows, map_rows2};
+use super::{fused, map_rows, map_rows2};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 
 /// The exact (erf) GELU, differentiable (fused on the CPU for f32).
@@ -15,7 +15,7 @@ pub fn gelu_erf(x: &Tensor) -> Result<Tensor> {
 const FRAC_1_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
 /// 1/√(2π).
 const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
-/// Elements per row handed to [`map_rows`]; GELU is elementwise.
+/// Elements per row handed to [`map_rows`] (GELU is elementwise).
 const ROW: usize = 4096;
 
 struct Gelu;
@@ -26,14 +26,11 @@ impl CustomOp1 for Gelu {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let x = f32_slice(s, l, self.name())?;
-        let mut y = vec![0f32; x.len()];
-        map_rows(&mut y, x, ROW, |y, x| {
+        map_rows(s, l, self.name(), ROW, |y, x| {
             for (y, &x) in y.iter_mut().zip(x) {
                 *y = 0.5 * x * (1.0 + libm::erff(x * FRAC_1_SQRT_2));
             }
-        });
-        Ok((CpuStorage::F32(y), l.shape().clone()))
+        })
     }
 
     fn bwd(&self, x: &Tensor, _y: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
@@ -56,17 +53,13 @@ impl CustomOp2 for GeluGrad {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let x = f32_slice(s1, l1, self.name())?;
-        let g = f32_slice(s2, l2, self.name())?;
-        let mut dx = vec![0f32; x.len()];
-        map_rows2(&mut dx, x, g, ROW, |dx, x, g| {
+        map_rows2(s1, l1, s2, l2, self.name(), ROW, |dx, x, g| {
             for ((dx, &x), &g) in dx.iter_mut().zip(x).zip(g) {
                 let cdf = 0.5 * (1.0 + libm::erff(x * FRAC_1_SQRT_2));
                 let pdf = FRAC_1_SQRT_2PI * (-0.5 * x * x).exp();
                 *dx = g * (cdf + x * pdf);
             }
-        });
-        Ok((CpuStorage::F32(dx), l1.shape().clone()))
+        })
     }
 }
 

@@ -48,15 +48,12 @@ fn moments(x: &[f32], eps: f32) -> (f32, f32) {
     (mean, 1.0 / (var + eps).sqrt())
 }
 
-fn check_params(op: &str, n: usize, lw: &Layout, lb: &Layout) -> Result<()> {
-    if lw.dims() != [n] || lb.dims() != [n] {
-        bail!(
-            "{op}: weight {:?} and bias {:?} must be [{n}]",
-            lw.dims(),
-            lb.dims()
-        )
+/// Errors unless every parameter layout is `[n]`.
+fn check_params(op: &str, n: usize, params: &[&Layout]) -> Result<()> {
+    match params.iter().find(|l| l.dims() != [n]) {
+        Some(l) => bail!("{op}: a parameter of shape {:?} must be [{n}]", l.dims()),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 impl CustomOp3 for LayerNorm {
@@ -74,21 +71,15 @@ impl CustomOp3 for LayerNorm {
         lb: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let name = self.name();
-        let (x, w, b) = (
-            f32_slice(sx, lx, name)?,
-            f32_slice(sw, lw, name)?,
-            f32_slice(sb, lb, name)?,
-        );
         let n = last_dim(lx);
-        check_params(name, n, lw, lb)?;
-        let mut y = vec![0f32; x.len()];
-        super::map_rows(&mut y, x, n, |y, x| {
+        check_params(name, n, &[lw, lb])?;
+        let (w, b) = (f32_slice(sw, lw, name)?, f32_slice(sb, lb, name)?);
+        super::map_rows(sx, lx, name, n, |y, x| {
             let (mean, rstd) = moments(x, self.eps);
             for (((y, &x), &w), &b) in y.iter_mut().zip(x).zip(w).zip(b) {
                 *y = (x - mean) * rstd * w + b;
             }
-        });
-        Ok((CpuStorage::F32(y), lx.shape().clone()))
+        })
     }
 
     fn bwd(
@@ -134,7 +125,7 @@ impl CustomOp3 for LayerNormGrad {
             f32_slice(sg, lg, name)?,
         );
         let n = last_dim(lx);
-        check_params(name, n, lw, lw)?; // the bias is not needed here
+        check_params(name, n, &[lw])?;
         let rows = x.len().checked_div(n).unwrap_or(0);
         let mut out = vec![0f32; (rows + 2) * n];
         if n == 0 {

@@ -16,7 +16,7 @@ pub use layer_norm::layer_norm;
 pub use matmul::batched_matmul;
 pub use softmax::softmax_last_dim;
 
-use candle_core::{bail, CpuStorage, DType, Layout, Result, Tensor};
+use candle_core::{bail, CpuStorage, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 /// Elements per parallel task: rows are grouped so that each task has at least this much work.
@@ -43,32 +43,52 @@ fn rows_per_task(n: usize) -> usize {
     MIN_TASK_ELEMS.div_ceil(n.max(1)).max(1)
 }
 
-/// Applies `f(out_row, in_row)` to every row of length `n`, in parallel.
-fn map_rows(out: &mut [f32], input: &[f32], n: usize, f: impl Fn(&mut [f32], &[f32]) + Sync) {
-    if n == 0 {
-        return;
+/// The output of a row-wise op on the f32 input `(s, l)`: `f(out_row, in_row)` for every row of
+/// length `n`, in parallel; the output has the input's shape.
+fn map_rows(
+    s: &CpuStorage,
+    l: &Layout,
+    op: &str,
+    n: usize,
+    f: impl Fn(&mut [f32], &[f32]) + Sync,
+) -> Result<(CpuStorage, Shape)> {
+    let x = f32_slice(s, l, op)?;
+    let mut out = vec![0f32; x.len()];
+    if n > 0 {
+        out.par_chunks_mut(n)
+            .zip(x.par_chunks(n))
+            .with_min_len(rows_per_task(n))
+            .for_each(|(o, x)| f(o, x));
     }
-    out.par_chunks_mut(n)
-        .zip(input.par_chunks(n))
-        .with_min_len(rows_per_task(n))
-        .for_each(|(o, i)| f(o, i));
+    Ok((CpuStorage::F32(out), l.shape().clone()))
 }
 
-/// Applies `f(out_row, a_row, b_row)` to every row of length `n`, in parallel.
+/// As [`map_rows`] with two inputs of the same shape: `f(out_row, a_row, b_row)`.
 fn map_rows2(
-    out: &mut [f32],
-    a: &[f32],
-    b: &[f32],
+    sa: &CpuStorage,
+    la: &Layout,
+    sb: &CpuStorage,
+    lb: &Layout,
+    op: &str,
     n: usize,
     f: impl Fn(&mut [f32], &[f32], &[f32]) + Sync,
-) {
-    if n == 0 {
-        return;
+) -> Result<(CpuStorage, Shape)> {
+    let (a, b) = (f32_slice(sa, la, op)?, f32_slice(sb, lb, op)?);
+    if a.len() != b.len() {
+        bail!(
+            "{op}: inputs {:?} and {:?} differ in shape",
+            la.dims(),
+            lb.dims()
+        )
     }
-    out.par_chunks_mut(n)
-        .zip(a.par_chunks(n).zip(b.par_chunks(n)))
-        .with_min_len(rows_per_task(n))
-        .for_each(|(o, (a, b))| f(o, a, b));
+    let mut out = vec![0f32; a.len()];
+    if n > 0 {
+        out.par_chunks_mut(n)
+            .zip(a.par_chunks(n).zip(b.par_chunks(n)))
+            .with_min_len(rows_per_task(n))
+            .for_each(|(o, (a, b))| f(o, a, b));
+    }
+    Ok((CpuStorage::F32(out), la.shape().clone()))
 }
 
 /// Sum with eight independent accumulators (vectorisable, unlike a sequential fold).

@@ -1,6 +1,6 @@
 //! Softmax over the last dimension: `y = exp(x - max) / sum`, backward `dx = y (g - <g, y>)`.
 
-use super::{dot, f32_slice, fused, last_dim, map_rows, map_rows2};
+use super::{dot, fused, last_dim, map_rows, map_rows2};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, D};
 
 /// Softmax over the last dimension, differentiable (fused on the CPU for f32).
@@ -34,10 +34,7 @@ impl CustomOp1 for Softmax {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let x = f32_slice(s, l, self.name())?;
-        let mut y = vec![0f32; x.len()];
-        map_rows(&mut y, x, last_dim(l), softmax_row);
-        Ok((CpuStorage::F32(y), l.shape().clone()))
+        map_rows(s, l, self.name(), last_dim(l), softmax_row)
     }
 
     fn bwd(&self, _x: &Tensor, y: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
@@ -60,16 +57,12 @@ impl CustomOp2 for SoftmaxGrad {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let y = f32_slice(s1, l1, self.name())?;
-        let g = f32_slice(s2, l2, self.name())?;
-        let mut dx = vec![0f32; y.len()];
-        map_rows2(&mut dx, y, g, last_dim(l1), |dx, y, g| {
+        map_rows2(s1, l1, s2, l2, self.name(), last_dim(l1), |dx, y, g| {
             let yg = dot(y, g);
             for ((dx, &y), &g) in dx.iter_mut().zip(y).zip(g) {
                 *dx = y * (g - yg);
             }
-        });
-        Ok((CpuStorage::F32(dx), l1.shape().clone()))
+        })
     }
 }
 
