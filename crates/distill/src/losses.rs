@@ -2,7 +2,7 @@
 
 use candle_core::{DType, Result, Tensor, D};
 use serde::{Deserialize, Serialize};
-use tinybert_model::{BertOutput, FitDense};
+use tinybert_model::{kernels, BertOutput, FitDense};
 
 /// Entries at or below this are masked keys (score + -10000) and are zeroed in both tensors.
 pub const ATT_ZERO_THRESHOLD: f64 = -100.0;
@@ -60,12 +60,11 @@ pub fn attention_mse(
     teacher: &Tensor,
     pad_mask: Option<&Tensor>,
 ) -> Result<Tensor> {
-    let s = zero_masked(&student.to_dtype(DType::F32)?)?;
-    let t = zero_masked(&teacher.to_dtype(DType::F32)?)?;
-    let sq = (s - t)?.sqr()?;
+    let (s, t) = (student.to_dtype(DType::F32)?, teacher.to_dtype(DType::F32)?);
     match pad_mask {
-        None => sq.mean_all(),
+        None => kernels::mse(&s, &t, Some(ATT_ZERO_THRESHOLD as f32)),
         Some(m) => {
+            let sq = (zero_masked(&s)? - zero_masked(&t)?)?.sqr()?;
             let m = m.to_dtype(DType::F32)?;
             let (b, n) = m.dims2()?;
             let pair = m
@@ -79,10 +78,11 @@ pub fn attention_mse(
 /// MSE between a projected student hidden state and a teacher hidden state [batch, seq, hidden],
 /// mean over [batch·seq·hidden] (or over real tokens with `pad_mask`).
 pub fn hidden_mse(student: &Tensor, teacher: &Tensor, pad_mask: Option<&Tensor>) -> Result<Tensor> {
-    let sq = (student.to_dtype(DType::F32)? - teacher.to_dtype(DType::F32)?)?.sqr()?;
+    let (s, t) = (student.to_dtype(DType::F32)?, teacher.to_dtype(DType::F32)?);
     match pad_mask {
-        None => sq.mean_all(),
+        None => kernels::mse(&s, &t, None),
         Some(m) => {
+            let sq = (s - t)?.sqr()?;
             let m = m.to_dtype(DType::F32)?.unsqueeze(D::Minus1)?;
             masked_mean(&sq, &m)
         }

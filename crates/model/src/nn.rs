@@ -34,12 +34,7 @@ impl Module for Linear {
     /// # Shapes
     /// `x`: [..., in] -> [..., out]
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let w = self.weight.t()?;
-        let y = match x.dims() {
-            [b, s, k] => x.reshape((b * s, *k))?.matmul(&w)?.reshape((*b, *s, ()))?,
-            _ => x.matmul(&w)?,
-        };
-        y.broadcast_add(&self.bias)
+        crate::kernels::linear(x, &self.weight, &self.bias)
     }
 }
 
@@ -103,19 +98,22 @@ impl DropoutRng {
         *self.rng.lock().expect("dropout rng poisoned") = rand::rngs::StdRng::seed_from_u64(seed);
     }
 
-    /// Zeroes each entry with probability `p` and scales the rest by 1/(1-p).
+    /// Zeroes each entry with probability `p` and scales the rest by 1/(1-p), with a mask made
+    /// from one seed drawn from this stream: a hash of the seed and the element index on the CPU
+    /// (f32, [`crate::kernels::dropout`]), a generator seeded with it elsewhere.
     pub fn apply(&self, x: &Tensor, p: f64) -> Result<Tensor> {
         if p <= 0.0 {
             return Ok(x.clone());
         }
-        let n = x.elem_count();
+        let seed: u64 = self.rng.lock().expect("dropout rng poisoned").random();
+        if let Some(y) = crate::kernels::dropout(x, p as f32, seed)? {
+            return Ok(y);
+        }
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         let scale = (1.0 / (1.0 - p)) as f32;
-        let mask: Vec<f32> = {
-            let mut rng = self.rng.lock().expect("dropout rng poisoned");
-            (0..n)
-                .map(|_| if rng.random::<f64>() < p { 0.0 } else { scale })
-                .collect()
-        };
+        let mask: Vec<f32> = (0..x.elem_count())
+            .map(|_| if rng.random::<f64>() < p { 0.0 } else { scale })
+            .collect();
         let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
         x.mul(&mask)
     }

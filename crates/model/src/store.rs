@@ -93,6 +93,22 @@ impl ParamBackend {
     }
 }
 
+/// Frozen dense-layer weights [out, in] are kept transposed in memory (same shape, strides
+/// [1, out]): the fused dense kernel then multiplies by `W^T` without copying it on each call.
+/// Embedding tables stay row-major for their lookups.
+fn stored_transposed(name: &str, t: &Tensor) -> bool {
+    const TABLES: [&str; 3] = [
+        "word_embeddings",
+        "position_embeddings",
+        "token_type_embeddings",
+    ];
+    t.rank() == 2
+        && name.ends_with(".weight")
+        && !TABLES
+            .iter()
+            .any(|e| name.ends_with(&format!("{e}.weight")))
+}
+
 /// Box-Muller standard normal draw.
 fn standard_normal(rng: &mut impl Rng) -> f64 {
     let u1: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
@@ -141,6 +157,8 @@ impl SimpleBackend for ParamBackend {
             let var = Var::from_tensor(&tensor)?;
             let t = var.as_tensor().clone();
             (Some(var), t)
+        } else if stored_transposed(name, &tensor) {
+            (None, crate::kernels::to_column_major(&tensor)?)
         } else {
             (None, tensor)
         };

@@ -1,7 +1,9 @@
 //! erf-GELU, `y = x/2 (1 + erf(x/√2))`, backward `dx = g (Φ(x) + x φ(x))`.
 
+use super::math::{erf, exp};
 use super::{fused, map_rows, map_rows2};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
+use multiversion::multiversion;
 
 /// The exact (erf) GELU, differentiable (fused on the CPU for f32).
 pub fn gelu_erf(x: &Tensor) -> Result<Tensor> {
@@ -15,8 +17,24 @@ pub fn gelu_erf(x: &Tensor) -> Result<Tensor> {
 const FRAC_1_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
 /// 1/√(2π).
 const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
-/// Elements per row handed to [`map_rows`] (GELU is elementwise).
+/// Elements per row handed to [`map_rows`] (GELU is elementwise; the last row may be shorter).
 const ROW: usize = 4096;
+
+#[multiversion(targets = "simd")]
+fn gelu(y: &mut [f32], x: &[f32]) {
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y = 0.5 * x * (1.0 + erf(x * FRAC_1_SQRT_2));
+    }
+}
+
+#[multiversion(targets = "simd")]
+fn gelu_grad(dx: &mut [f32], x: &[f32], g: &[f32]) {
+    for ((dx, &x), &g) in dx.iter_mut().zip(x).zip(g) {
+        let cdf = 0.5 * (1.0 + erf(x * FRAC_1_SQRT_2));
+        let pdf = FRAC_1_SQRT_2PI * exp(-0.5 * x * x);
+        *dx = g * (cdf + x * pdf);
+    }
+}
 
 struct Gelu;
 
@@ -26,11 +44,7 @@ impl CustomOp1 for Gelu {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        map_rows(s, l, self.name(), ROW, |y, x| {
-            for (y, &x) in y.iter_mut().zip(x) {
-                *y = 0.5 * x * (1.0 + libm::erff(x * FRAC_1_SQRT_2));
-            }
-        })
+        map_rows(s, l, self.name(), ROW, gelu)
     }
 
     fn bwd(&self, x: &Tensor, _y: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
@@ -53,13 +67,7 @@ impl CustomOp2 for GeluGrad {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        map_rows2(s1, l1, s2, l2, self.name(), ROW, |dx, x, g| {
-            for ((dx, &x), &g) in dx.iter_mut().zip(x).zip(g) {
-                let cdf = 0.5 * (1.0 + libm::erff(x * FRAC_1_SQRT_2));
-                let pdf = FRAC_1_SQRT_2PI * (-0.5 * x * x).exp();
-                *dx = g * (cdf + x * pdf);
-            }
-        })
+        map_rows2(s1, l1, s2, l2, self.name(), ROW, gelu_grad)
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::{dot, f32_slice, fused, last_dim, rows_per_task, sum};
 use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, D};
+use multiversion::multiversion;
 use rayon::prelude::*;
 
 /// LayerNorm over the last dimension, differentiable in `x`, `weight` and `bias` (fused on the
@@ -41,11 +42,65 @@ struct LayerNorm {
 }
 
 /// Mean and 1/std of one row.
+#[inline(always)]
 fn moments(x: &[f32], eps: f32) -> (f32, f32) {
     let n = x.len() as f32;
     let mean = sum(x) / n;
-    let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    let mut acc = [0f32; 8];
+    let chunks = x.chunks_exact(8);
+    let tail: f32 = chunks
+        .remainder()
+        .iter()
+        .map(|v| (v - mean) * (v - mean))
+        .sum();
+    for c in chunks {
+        for (a, v) in acc.iter_mut().zip(c) {
+            *a += (v - mean) * (v - mean);
+        }
+    }
+    let var = (acc.iter().sum::<f32>() + tail) / n;
     (mean, 1.0 / (var + eps).sqrt())
+}
+
+/// `y = (x - mean) / std · w + b` for each row (of `w`'s length).
+#[multiversion(targets = "simd")]
+fn norm_rows(y: &mut [f32], x: &[f32], w: &[f32], b: &[f32], eps: f32) {
+    let n = w.len();
+    for (y, x) in y.chunks_mut(n).zip(x.chunks(n)) {
+        let (mean, rstd) = moments(x, eps);
+        for (((y, &x), &w), &b) in y.iter_mut().zip(x).zip(w).zip(b) {
+            *y = (x - mean) * rstd * w + b;
+        }
+    }
+}
+
+/// `dx` of each row (of `w`'s length), adding the rows' contributions to `dw` and `db`.
+#[multiversion(targets = "simd")]
+fn norm_grad_rows(
+    dx: &mut [f32],
+    x: &[f32],
+    g: &[f32],
+    w: &[f32],
+    eps: f32,
+    dw: &mut [f32],
+    db: &mut [f32],
+) {
+    let n = w.len();
+    let (mut gw, mut xhat) = (vec![0f32; n], vec![0f32; n]);
+    for ((dx, x), g) in dx.chunks_mut(n).zip(x.chunks(n)).zip(g.chunks(n)) {
+        let (mean, rstd) = moments(x, eps);
+        for i in 0..n {
+            xhat[i] = (x[i] - mean) * rstd;
+            gw[i] = g[i] * w[i];
+            dw[i] += g[i] * xhat[i];
+            db[i] += g[i];
+        }
+        let inv_n = 1.0 / n as f32;
+        let (a, c) = (sum(&gw) * inv_n, dot(&gw, &xhat) * inv_n);
+        for i in 0..n {
+            dx[i] = rstd * (gw[i] - a - xhat[i] * c);
+        }
+    }
 }
 
 /// Errors unless every parameter layout is `[n]`.
@@ -74,12 +129,7 @@ impl CustomOp3 for LayerNorm {
         let n = last_dim(lx);
         check_params(name, n, &[lw, lb])?;
         let (w, b) = (f32_slice(sw, lw, name)?, f32_slice(sb, lb, name)?);
-        super::map_rows(sx, lx, name, n, |y, x| {
-            let (mean, rstd) = moments(x, self.eps);
-            for (((y, &x), &w), &b) in y.iter_mut().zip(x).zip(w).zip(b) {
-                *y = (x - mean) * rstd * w + b;
-            }
-        })
+        super::map_rows(sx, lx, name, n, |y, x| norm_rows(y, x, w, b, self.eps))
     }
 
     fn bwd(
@@ -138,22 +188,7 @@ impl CustomOp3 for LayerNormGrad {
             .zip(x.par_chunks(chunk).zip(g.par_chunks(chunk)))
             .map(|(dx, (x, g))| {
                 let (mut dw, mut db) = (vec![0f32; n], vec![0f32; n]);
-                let mut gw = vec![0f32; n];
-                let mut xhat = vec![0f32; n];
-                for ((dx, x), g) in dx.chunks_mut(n).zip(x.chunks(n)).zip(g.chunks(n)) {
-                    let (mean, rstd) = moments(x, self.eps);
-                    for i in 0..n {
-                        xhat[i] = (x[i] - mean) * rstd;
-                        gw[i] = g[i] * w[i];
-                        dw[i] += g[i] * xhat[i];
-                        db[i] += g[i];
-                    }
-                    let inv_n = 1.0 / n as f32;
-                    let (a, c) = (sum(&gw) * inv_n, dot(&gw, &xhat) * inv_n);
-                    for i in 0..n {
-                        dx[i] = rstd * (gw[i] - a - xhat[i] * c);
-                    }
-                }
+                norm_grad_rows(dx, x, g, w, self.eps, &mut dw, &mut db);
                 (dw, db)
             })
             .reduce(

@@ -1,7 +1,8 @@
 //! Softmax over the last dimension: `y = exp(x - max) / sum`, backward `dx = y (g - <g, y>)`.
 
-use super::{dot, fused, last_dim, map_rows, map_rows2};
+use super::{dot, fused, last_dim, map_rows, map_rows2, math::exp, max, sum};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, D};
+use multiversion::multiversion;
 
 /// Softmax over the last dimension, differentiable (fused on the CPU for f32).
 ///
@@ -17,15 +18,28 @@ pub fn softmax_last_dim(x: &Tensor) -> Result<Tensor> {
 
 struct Softmax;
 
-fn softmax_row(y: &mut [f32], x: &[f32]) {
-    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut total = 0f32;
-    for (y, &x) in y.iter_mut().zip(x) {
-        *y = (x - max).exp();
-        total += *y;
+/// Softmax of each row of length `n`.
+#[multiversion(targets = "simd")]
+fn softmax_rows(y: &mut [f32], x: &[f32], n: usize) {
+    for (y, x) in y.chunks_mut(n).zip(x.chunks(n)) {
+        let max = max(x);
+        for (y, &x) in y.iter_mut().zip(x) {
+            *y = exp(x - max);
+        }
+        let inv = 1.0 / sum(y);
+        y.iter_mut().for_each(|y| *y *= inv);
     }
-    let inv = 1.0 / total;
-    y.iter_mut().for_each(|y| *y *= inv);
+}
+
+/// `dx = y (g - <g, y>)` for each row of length `n`.
+#[multiversion(targets = "simd")]
+fn softmax_grad_rows(dx: &mut [f32], y: &[f32], g: &[f32], n: usize) {
+    for ((dx, y), g) in dx.chunks_mut(n).zip(y.chunks(n)).zip(g.chunks(n)) {
+        let yg = dot(y, g);
+        for ((dx, &y), &g) in dx.iter_mut().zip(y).zip(g) {
+            *dx = y * (g - yg);
+        }
+    }
 }
 
 impl CustomOp1 for Softmax {
@@ -34,7 +48,8 @@ impl CustomOp1 for Softmax {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        map_rows(s, l, self.name(), last_dim(l), softmax_row)
+        let n = last_dim(l);
+        map_rows(s, l, self.name(), n, |y, x| softmax_rows(y, x, n))
     }
 
     fn bwd(&self, _x: &Tensor, y: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
@@ -57,11 +72,9 @@ impl CustomOp2 for SoftmaxGrad {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        map_rows2(s1, l1, s2, l2, self.name(), last_dim(l1), |dx, y, g| {
-            let yg = dot(y, g);
-            for ((dx, &y), &g) in dx.iter_mut().zip(y).zip(g) {
-                *dx = y * (g - yg);
-            }
+        let n = last_dim(l1);
+        map_rows2(s1, l1, s2, l2, self.name(), n, |dx, y, g| {
+            softmax_grad_rows(dx, y, g, n)
         })
     }
 }
