@@ -119,12 +119,18 @@ impl BertAttention {
         })
     }
 
-    /// [batch, seq, hidden] -> [batch, heads, seq, head_dim]
+    /// [batch, seq, hidden] -> [batch, heads, seq, head_dim] (a view for f32 on the CPU, where
+    /// the attention products take strided operands; a copy elsewhere).
     fn split_heads(&self, x: &Tensor) -> Result<Tensor> {
         let (b, s, _) = x.dims3()?;
-        x.reshape((b, s, self.heads, self.head_dim))?
-            .transpose(1, 2)?
-            .contiguous()
+        let heads = x
+            .reshape((b, s, self.heads, self.head_dim))?
+            .transpose(1, 2)?;
+        if x.device().is_cpu() && x.dtype() == DType::F32 {
+            Ok(heads)
+        } else {
+            heads.contiguous()
+        }
     }
 
     /// # Shapes
@@ -141,7 +147,7 @@ impl BertAttention {
         let k = self.split_heads(&self.key.forward(x)?)?;
         let v = self.split_heads(&self.value.forward(x)?)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let scores = crate::kernels::batched_matmul(&q, &k.t()?, scale)?.broadcast_add(mask)?;
+        let scores = crate::kernels::batched_matmul_add(&q, &k.t()?, scale, mask)?;
         let probs = crate::kernels::softmax_last_dim(&scores)?;
         let probs = apply_dropout(dropout, &probs, self.attn_dropout)?;
         let context = crate::kernels::batched_matmul(&probs, &v, 1.0)?
@@ -196,7 +202,7 @@ impl BertLayer {
         dropout: Option<&DropoutRng>,
     ) -> Result<(Tensor, Tensor)> {
         let (attn, scores) = self.attention.forward(x, mask, dropout)?;
-        let inter = activation(&self.act, &self.intermediate.forward(&attn)?)?;
+        let inter = activation(&self.act, self.intermediate.forward(&attn)?)?;
         let out = self.output.forward(&inter)?;
         let out = apply_dropout(dropout, &out, self.hidden_dropout)?;
         let out = self.output_layer_norm.forward(&(out + attn)?)?;

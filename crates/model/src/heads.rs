@@ -78,7 +78,7 @@ impl MlmHead {
     /// # Shapes
     /// `hidden`: [n, hidden] -> [n, vocab]
     pub fn forward(&self, hidden: &Tensor) -> Result<Tensor> {
-        let x = activation(&self.act, &self.dense.forward(hidden)?)?;
+        let x = activation(&self.act, self.dense.forward(hidden)?)?;
         let x = self.layer_norm.forward(&x)?;
         x.matmul(&self.decoder.t()?)?.broadcast_add(&self.bias)
     }

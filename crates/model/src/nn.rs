@@ -63,10 +63,11 @@ impl Module for LayerNorm {
     }
 }
 
-/// The activation named by `hidden_act`.
-pub fn activation(name: &str, x: &Tensor) -> Result<Tensor> {
+/// The activation named by `hidden_act`, of a layer's fresh output (overwritten in place when it
+/// needs no gradient).
+pub fn activation(name: &str, x: Tensor) -> Result<Tensor> {
     match name {
-        "gelu" => crate::kernels::gelu_erf(x),
+        "gelu" => crate::kernels::gelu_erf_owned(x),
         "gelu_new" => x.gelu(),
         "relu" => x.relu(),
         other => candle_core::bail!("unsupported hidden_act `{other}`"),

@@ -53,7 +53,7 @@ pub fn hidden_at_rows(
         .forward(&(att.output.forward(&context)? + &at_rows)?)?;
     let inter = activation(
         &bert.config.hidden_act,
-        &last.intermediate.forward(&attended)?,
+        last.intermediate.forward(&attended)?,
     )?;
     last.output_layer_norm
         .forward(&(last.output.forward(&inter)? + attended)?)

@@ -2,8 +2,11 @@
 
 use super::math::{erf, exp};
 use super::{fused, map_rows, map_rows2};
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
+use candle_core::{
+    bail, CpuStorage, CustomOp1, CustomOp2, InplaceOp1, Layout, Result, Shape, Tensor,
+};
 use multiversion::multiversion;
+use rayon::prelude::*;
 
 /// The exact (erf) GELU, differentiable (fused on the CPU for f32).
 pub fn gelu_erf(x: &Tensor) -> Result<Tensor> {
@@ -11,6 +14,17 @@ pub fn gelu_erf(x: &Tensor) -> Result<Tensor> {
         x.contiguous()?.apply_op1(Gelu)
     } else {
         x.gelu_erf()
+    }
+}
+
+/// [`gelu_erf`] of a tensor the caller owns alone (a layer's fresh output): when it needs no
+/// gradient (inference, a frozen teacher) its storage is overwritten instead of copied.
+pub fn gelu_erf_owned(x: Tensor) -> Result<Tensor> {
+    if fused(&x) && !x.track_op() && x.is_contiguous() {
+        x.inplace_op1(&Gelu)?;
+        Ok(x)
+    } else {
+        gelu_erf(&x)
     }
 }
 
@@ -24,6 +38,13 @@ const ROW: usize = 4096;
 fn gelu(y: &mut [f32], x: &[f32]) {
     for (y, &x) in y.iter_mut().zip(x) {
         *y = 0.5 * x * (1.0 + erf(x * FRAC_1_SQRT_2));
+    }
+}
+
+#[multiversion(targets = "simd")]
+fn gelu_in_place(x: &mut [f32]) {
+    for x in x.iter_mut() {
+        *x *= 0.5 * (1.0 + erf(*x * FRAC_1_SQRT_2));
     }
 }
 
@@ -44,11 +65,28 @@ impl CustomOp1 for Gelu {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        map_rows(s, l, self.name(), ROW, gelu)
+        map_rows(s, l, CustomOp1::name(self), ROW, gelu)
     }
 
     fn bwd(&self, x: &Tensor, _y: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
         Ok(Some(x.apply_op2_no_bwd(&g.contiguous()?, &GeluGrad)?))
+    }
+}
+
+impl InplaceOp1 for Gelu {
+    fn name(&self) -> &'static str {
+        "tinybert-gelu-erf-in-place"
+    }
+
+    fn cpu_fwd(&self, s: &mut CpuStorage, l: &Layout) -> Result<()> {
+        let CpuStorage::F32(v) = s else {
+            bail!("{}: expects f32 data", InplaceOp1::name(self))
+        };
+        let Some((start, end)) = l.contiguous_offsets() else {
+            bail!("{}: expects a contiguous input", InplaceOp1::name(self))
+        };
+        v[start..end].par_chunks_mut(ROW).for_each(gelu_in_place);
+        Ok(())
     }
 }
 
@@ -75,6 +113,22 @@ impl CustomOp2 for GeluGrad {
 mod tests {
     use super::super::testing::{rel_diff, var, SHAPES};
     use super::*;
+
+    #[test]
+    fn owned_gelu_without_gradient_overwrites_its_input_with_the_same_values() {
+        let x = var(&[3, 5000], 6.0, 9).unwrap().as_tensor().detach();
+        let expected = gelu_erf(&x).unwrap();
+        let y = gelu_erf_owned(x.copy().unwrap()).unwrap();
+        assert!(rel_diff(&y, &expected).unwrap() == 0.0);
+        let tracked = var(&[2, 3], 1.0, 10).unwrap();
+        let y = gelu_erf_owned(tracked.as_tensor().clone()).unwrap();
+        assert!(rel_diff(&y, &gelu_erf(tracked.as_tensor()).unwrap()).unwrap() == 0.0);
+        assert_ne!(
+            y.to_vec2::<f32>().unwrap(),
+            tracked.as_tensor().to_vec2::<f32>().unwrap(),
+            "a tracked input is left as it was"
+        );
+    }
 
     #[test]
     fn fused_gelu_matches_candles_gelu_erf_in_values_and_gradients() {

@@ -12,52 +12,52 @@ const ROUND: f32 = 12_582_912.0;
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
     let x = x.clamp(-87.3, 88.7);
-    let shifted = x * LOG2_E + ROUND;
+    let shifted = x.mul_add(LOG2_E, ROUND);
     let n = shifted - ROUND;
-    let r = x - n * LN2_HI - n * LN2_LO;
-    let mut p = 1.987_569_1e-4;
-    p = p * r + 1.398_199_9e-3;
-    p = p * r + 8.333_452e-3;
-    p = p * r + 4.166_579_6e-2;
-    p = p * r + 0.166_666_65;
-    p = p * r + 0.5;
-    let e = p * r * r + r + 1.0;
+    let r = n.mul_add(-LN2_LO, n.mul_add(-LN2_HI, x));
+    let p = horner(
+        r,
+        &[
+            1.987_569_1e-4,
+            1.398_199_9e-3,
+            8.333_452e-3,
+            4.166_579_6e-2,
+            0.166_666_65,
+            0.5,
+        ],
+    );
+    let e = p.mul_add(r * r, r) + 1.0;
     // 2^n for n in [-126, 127], built in the exponent bits; n is read from the low mantissa bits
     // of `shifted` (integer operations only, which vectorise, unlike a float-to-int cast).
     let n = shifted.to_bits().wrapping_sub(ROUND.to_bits());
     e * f32::from_bits(n.wrapping_add(127) << 23)
 }
 
-/// `erf(x)` to 3e-7 absolute: `x P(x²)` below 1, `1 - e^(R(|x|) - x²)` above (both fitted by
-/// least squares to the double-precision erf by `scripts/kernels/fit_erf.py`).
+/// `erf(x)` to 5e-7 absolute: Abramowitz & Stegun 7.1.26, as PyTorch's vectorised CPU erf (the
+/// error is largest near 0, where `1 - ...` cancels in f32).
 #[inline(always)]
 pub fn erf(x: f32) -> f32 {
     let a = x.abs();
-    // |x| < 1
-    let s = a * a;
-    let mut p = 7.933_351e-5;
-    p = p * s - 8.034_809e-4;
-    p = p * s + 5.191_215e-3;
-    p = p * s - 2.685_539_8e-2;
-    p = p * s + 0.112_836_26;
-    p = p * s - 0.376_126_3;
-    p = p * s + std::f32::consts::FRAC_2_SQRT_PI; // the fit gives 2/√π to f32 precision
-    let small = p * a;
-    // 1 <= |x| (erf rounds to 1 from 3.92 on)
-    let t = a.min(4.0);
-    let u = t - 2.5;
-    let mut r = 1.614_049_3e-6;
-    r = r * u - 1.330_940_6e-5;
-    r = r * u + 7.739_448e-5;
-    r = r * u - 4.201_445e-4;
-    r = r * u + 2.165_160_1e-3;
-    r = r * u - 1.085_851_7e-2;
-    r = r * u + 5.610_636e-2;
-    r = r * u - 0.352_680_7;
-    r = r * u - 1.556_815_3;
-    let large = 1.0 - exp(r - t * t);
-    let y = if a < 1.0 { small } else { large };
+    let t = 1.0 / 0.327_591_1f32.mul_add(a, 1.0);
+    let p = horner(
+        t,
+        &[
+            1.061_405_4,
+            -1.453_152_1,
+            1.421_413_8,
+            -0.284_496_72,
+            0.254_829_6,
+        ],
+    );
+    let y = 1.0 - p * t * exp(-a * a);
     y.copysign(x)
+}
+
+/// `c[0] x^(k-1) + ... + c[k-1]` by Horner's rule with fused multiply-adds (one instruction
+/// each in the kernels' AVX2 + FMA clones).
+#[inline(always)]
+fn horner(x: f32, c: &[f32]) -> f32 {
+    c[1..].iter().fold(c[0], |acc, &ci| acc.mul_add(x, ci))
 }
 
 #[cfg(test)]
@@ -77,12 +77,12 @@ mod tests {
     }
 
     #[test]
-    fn erf_is_within_3e_7_of_libm() {
+    fn erf_is_within_5e_7_of_libm() {
         let mut x = -6.0f32;
         while x < 6.0 {
             let d = (erf(x) as f64 - libm::erf(x as f64)).abs();
-            assert!(d < 3e-7, "erf({x}) off by {d}");
-            x += 0.001;
+            assert!(d < 5e-7, "erf({x}) off by {d}");
+            x += 0.0001;
         }
         assert_eq!(erf(0.0), 0.0);
     }

@@ -1,9 +1,11 @@
-//! Batched matrix products `scale · A B` over leading batch dimensions (attention's `QK^T` and
-//! `PV`). candle runs the batch of small products one after another, each split over the
-//! threads; here the batch itself is split over the threads, one single-threaded gemm per item.
+//! Batched matrix products `scale · A B (+ C)` over leading batch dimensions (attention's `QK^T`
+//! plus the mask, and `PV`). candle runs the batch of small products one after another, each
+//! split over the threads; here the batch itself is split over the threads, one single-threaded
+//! gemm per item. Operands may be strided views (heads split off a [batch, seq, hidden] tensor,
+//! `K^T`, a broadcast mask): nothing is copied.
 
 use super::fused;
-use candle_core::{bail, CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
+use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
 
@@ -13,9 +15,24 @@ use rayon::prelude::*;
 /// `a`: [..., m, k], `b`: [..., k, n] (the same batch dimensions) -> [..., m, n]
 pub fn batched_matmul(a: &Tensor, b: &Tensor, scale: f64) -> Result<Tensor> {
     if fused(a) && fused(b) && a.rank() >= 3 {
-        mergeable(a)?.apply_op2(&mergeable(b)?, BatchedMatmul { scale })
+        a.apply_op2(b, BatchedMatmul { scale })
     } else {
         composed(a, b, scale)
+    }
+}
+
+/// `scale · a b + c`, with `c` broadcast to the product's shape (an additive attention mask),
+/// differentiable in all three.
+///
+/// # Shapes
+/// `a`: [..., m, k], `b`: [..., k, n], `c`: broadcastable to [..., m, n] -> [..., m, n]
+pub fn batched_matmul_add(a: &Tensor, b: &Tensor, scale: f64, c: &Tensor) -> Result<Tensor> {
+    if fused(a) && fused(b) && fused(c) && a.rank() >= 3 {
+        let mut dims = a.dims().to_vec();
+        *dims.last_mut().expect("rank >= 3") = b.dim(candle_core::D::Minus1)?;
+        a.apply_op3(b, &c.broadcast_as(dims)?, BatchedMatmul { scale })
+    } else {
+        composed(a, b, scale)?.broadcast_add(c)
     }
 }
 
@@ -29,31 +46,14 @@ pub fn composed(a: &Tensor, b: &Tensor, scale: f64) -> Result<Tensor> {
     }
 }
 
-/// The stride between batch items, when the batch dimensions merge into one.
-fn batch_stride(l: &Layout) -> Option<usize> {
-    let (dims, strides) = (l.dims(), l.stride());
-    let r = dims.len();
-    (0..r - 3)
-        .all(|i| strides[i] == strides[i + 1] * dims[i + 1])
-        .then(|| strides[r - 3])
-}
-
-/// `t`, or a contiguous copy when its batch dimensions do not merge.
-fn mergeable(t: &Tensor) -> Result<Tensor> {
-    match batch_stride(t.layout()) {
-        Some(_) => Ok(t.clone()),
-        None => t.contiguous(),
-    }
-}
-
 struct BatchedMatmul {
     scale: f64,
 }
 
-/// One operand: its elements from the layout's start, batch/row/column strides.
+/// One operand: its storage, each batch item's offset, and its row and column strides.
 struct Operand<'a> {
     data: &'a [f32],
-    batch: usize,
+    offsets: Vec<usize>,
     rows: isize,
     cols: isize,
 }
@@ -63,53 +63,71 @@ impl<'a> Operand<'a> {
         let CpuStorage::F32(v) = s else {
             bail!("{op}: expects f32 data")
         };
-        let Some(batch) = batch_stride(l) else {
-            bail!("{op}: batch dimensions must merge")
-        };
-        let st = l.stride();
-        let r = st.len();
+        let (dims, st) = (l.dims(), l.stride());
+        let r = dims.len();
+        let mut offsets = vec![l.start_offset()];
+        for (&d, &stride) in dims[..r - 2].iter().zip(&st[..r - 2]) {
+            offsets = offsets
+                .iter()
+                .flat_map(|&o| (0..d).map(move |j| o + j * stride))
+                .collect();
+        }
         Ok(Self {
-            data: &v[l.start_offset()..],
-            batch,
+            data: v,
+            offsets,
             rows: st[r - 2] as isize,
             cols: st[r - 1] as isize,
         })
     }
+
+    /// The first element of item `i`.
+    fn item(&self, i: usize) -> *const f32 {
+        self.data[self.offsets[i]..].as_ptr()
+    }
 }
 
-impl CustomOp2 for BatchedMatmul {
-    fn name(&self) -> &'static str {
-        "tinybert-batched-matmul"
-    }
-
-    fn cpu_fwd(
+impl BatchedMatmul {
+    /// The products, written over `c`'s values when given (same shape as the output).
+    fn run(
         &self,
-        sa: &CpuStorage,
-        la: &Layout,
-        sb: &CpuStorage,
-        lb: &Layout,
+        (sa, la): (&CpuStorage, &Layout),
+        (sb, lb): (&CpuStorage, &Layout),
+        c: Option<(&CpuStorage, &Layout)>,
     ) -> Result<(CpuStorage, Shape)> {
+        let name = "tinybert-batched-matmul";
         let (da, db) = (la.dims(), lb.dims());
         let r = da.len();
         if db.len() != r || da[..r - 2] != db[..r - 2] || da[r - 1] != db[r - 2] {
-            bail!("{}: cannot multiply {da:?} by {db:?}", self.name())
+            bail!("{name}: cannot multiply {da:?} by {db:?}")
         }
         let (m, k, n) = (da[r - 2], da[r - 1], db[r - 1]);
-        let items: usize = da[..r - 2].iter().product();
-        let (a, b) = (
-            Operand::new(sa, la, self.name())?,
-            Operand::new(sb, lb, self.name())?,
-        );
-        let mut out = vec![0f32; items * m * n];
         let mut dims = da[..r - 2].to_vec();
         dims.extend([m, n]);
+        let (a, b) = (Operand::new(sa, la, name)?, Operand::new(sb, lb, name)?);
+        let c = match c {
+            Some((s, l)) if l.dims() == dims => Some(Operand::new(s, l, name)?),
+            Some((_, l)) => bail!("{name}: addend {:?} is not {dims:?}", l.dims()),
+            None => None,
+        };
+        let mut out = vec![0f32; a.offsets.len() * m * n];
         if m * n == 0 {
             return Ok((CpuStorage::F32(out), Shape::from(dims)));
         }
-        let threads = rayon::current_num_threads();
         let product = |i: usize, dst: &mut [f32], par: Parallelism| {
+            if let Some(c) = &c {
+                for (row, d) in dst.chunks_mut(n).enumerate() {
+                    let start = c.offsets[i] + row * c.rows as usize;
+                    if c.cols == 1 {
+                        d.copy_from_slice(&c.data[start..start + n]);
+                    } else {
+                        for (col, d) in d.iter_mut().enumerate() {
+                            *d = c.data[start + col * c.cols as usize];
+                        }
+                    }
+                }
+            }
             // SAFETY: `dst` holds m·n elements; every element read from `a` and `b` lies inside
-            // their storage, as candle's layouts (checked above to merge) describe it.
+            // their storage, as candle's layouts (their offsets and strides) describe it.
             unsafe {
                 gemm(
                     m,
@@ -118,14 +136,14 @@ impl CustomOp2 for BatchedMatmul {
                     dst.as_mut_ptr(),
                     1,
                     n as isize,
-                    false,
-                    a.data.as_ptr().add(i * a.batch),
+                    c.is_some(),
+                    a.item(i),
                     a.cols,
                     a.rows,
-                    b.data.as_ptr().add(i * b.batch),
+                    b.item(i),
                     b.cols,
                     b.rows,
-                    0.0,
+                    if c.is_some() { 1.0 } else { 0.0 },
                     self.scale as f32,
                     false,
                     false,
@@ -134,7 +152,8 @@ impl CustomOp2 for BatchedMatmul {
                 )
             }
         };
-        if items >= 2 * threads {
+        let threads = rayon::current_num_threads();
+        if a.offsets.len() >= 2 * threads {
             out.par_chunks_mut(m * n)
                 .enumerate()
                 .for_each(|(i, dst)| product(i, dst, Parallelism::None));
@@ -151,6 +170,36 @@ impl CustomOp2 for BatchedMatmul {
         Ok((CpuStorage::F32(out), Shape::from(dims)))
     }
 
+    /// `(da, db)` for the output gradient `g`.
+    fn grads(
+        &self,
+        a: &Tensor,
+        b: &Tensor,
+        g: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let r = a.rank();
+        let op = BatchedMatmul { scale: self.scale };
+        let da = g.apply_op2_no_bwd(&b.transpose(r - 2, r - 1)?, &op)?;
+        let db = a.transpose(r - 2, r - 1)?.apply_op2_no_bwd(g, &op)?;
+        Ok((Some(da), Some(db)))
+    }
+}
+
+impl CustomOp2 for BatchedMatmul {
+    fn name(&self) -> &'static str {
+        "tinybert-batched-matmul"
+    }
+
+    fn cpu_fwd(
+        &self,
+        sa: &CpuStorage,
+        la: &Layout,
+        sb: &CpuStorage,
+        lb: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        self.run((sa, la), (sb, lb), None)
+    }
+
     fn bwd(
         &self,
         a: &Tensor,
@@ -158,12 +207,37 @@ impl CustomOp2 for BatchedMatmul {
         _y: &Tensor,
         g: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let r = a.rank();
-        let op = BatchedMatmul { scale: self.scale };
-        let g = mergeable(g)?;
-        let da = g.apply_op2_no_bwd(&mergeable(&b.transpose(r - 2, r - 1)?)?, &op)?;
-        let db = mergeable(&a.transpose(r - 2, r - 1)?)?.apply_op2_no_bwd(&g, &op)?;
-        Ok((Some(da), Some(db)))
+        self.grads(a, b, g)
+    }
+}
+
+impl CustomOp3 for BatchedMatmul {
+    fn name(&self) -> &'static str {
+        "tinybert-batched-matmul-add"
+    }
+
+    fn cpu_fwd(
+        &self,
+        sa: &CpuStorage,
+        la: &Layout,
+        sb: &CpuStorage,
+        lb: &Layout,
+        sc: &CpuStorage,
+        lc: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        self.run((sa, la), (sb, lb), Some((sc, lc)))
+    }
+
+    fn bwd(
+        &self,
+        a: &Tensor,
+        b: &Tensor,
+        c: &Tensor,
+        _y: &Tensor,
+        g: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (da, db) = self.grads(a, b, g)?;
+        Ok((da, db, c.track_op().then(|| g.clone())))
     }
 }
 
@@ -203,6 +277,35 @@ mod tests {
                 let (x, y) = (g1.get(v).unwrap(), g2.get(v).unwrap());
                 assert!(rel_diff(x, y).unwrap() < 1e-5, "case {i} d{what}");
             }
+        }
+    }
+
+    #[test]
+    fn batched_matmul_add_on_strided_heads_matches_the_composed_product_plus_the_mask() {
+        // Heads split off [batch, seq, hidden] as views, K^T as a view, a [batch, 1, 1, seq] mask.
+        let (x, y) = (
+            var(&[2, 9, 12], 1.0, 5).unwrap(),
+            var(&[2, 9, 12], 1.0, 6).unwrap(),
+        );
+        let heads = |t: &Tensor| t.reshape((2, 9, 3, 4)).unwrap().transpose(1, 2).unwrap();
+        let (q, k) = (heads(x.as_tensor()), heads(y.as_tensor()));
+        let kt = k.t().unwrap();
+        let mask = var(&[2, 1, 1, 9], 5.0, 7).unwrap();
+        let ours = batched_matmul_add(&q, &kt, 0.5, mask.as_tensor()).unwrap();
+        let theirs = composed(&q.contiguous().unwrap(), &kt.contiguous().unwrap(), 0.5)
+            .unwrap()
+            .broadcast_add(mask.as_tensor())
+            .unwrap();
+        assert!(rel_diff(&ours, &theirs).unwrap() < 1e-5, "values");
+        let up = var(ours.dims(), 1.0, 8).unwrap();
+        let loss = |t: Tensor| (t * up.as_tensor()).unwrap().sum_all().unwrap();
+        let (g1, g2) = (
+            loss(ours).backward().unwrap(),
+            loss(theirs).backward().unwrap(),
+        );
+        for (what, v) in [("q", &x), ("k", &y), ("mask", &mask)] {
+            let (a, b) = (g1.get(v).unwrap(), g2.get(v).unwrap());
+            assert!(rel_diff(a, b).unwrap() < 1e-5, "d{what}");
         }
     }
 

@@ -21,10 +21,10 @@ mod mse;
 mod softmax;
 
 pub use dropout::dropout;
-pub use gelu::gelu_erf;
+pub use gelu::{gelu_erf, gelu_erf_owned};
 pub use layer_norm::layer_norm;
 pub use linear::{linear, to_column_major};
-pub use matmul::batched_matmul;
+pub use matmul::{batched_matmul, batched_matmul_add};
 pub use mse::mse;
 pub use softmax::softmax_last_dim;
 
