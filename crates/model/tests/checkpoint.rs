@@ -249,3 +249,27 @@ fn gradients_reach_every_parameter_in_training_mode_with_dropout() {
         );
     }
 }
+
+#[test]
+fn frozen_dense_weights_load_transposed_in_memory_and_embedding_tables_row_major() {
+    let frozen = Model::load(&fixtures().join("tiny"), &ModelOptions::default()).unwrap();
+    let trainable = Model::load(
+        &fixtures().join("tiny"),
+        &ModelOptions {
+            trainable: Trainable::All,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let query = |m: &Model| m.bert.layers[0].attention.query.weight.clone();
+    let (q, out) = (query(&frozen), query(&trainable).dims()[0]);
+    assert_eq!(q.dims(), query(&trainable).dims(), "same [out, in] shape");
+    assert_eq!(q.stride(), &[1, out], "frozen: stored as W^T");
+    assert!(query(&trainable).is_contiguous(), "trainable: row-major");
+    assert_eq!(
+        q.to_vec2::<f32>().unwrap(),
+        query(&trainable).to_vec2::<f32>().unwrap()
+    );
+    let table = frozen.bert.embeddings.word_embeddings.embeddings();
+    assert!(table.is_contiguous(), "lookups need row-major tables");
+}

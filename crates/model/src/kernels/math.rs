@@ -54,7 +54,7 @@ pub fn erf(x: f32) -> f32 {
 }
 
 /// `c[0] x^(k-1) + ... + c[k-1]` by Horner's rule with fused multiply-adds (one instruction
-/// each in the kernels' AVX2 + FMA clones).
+/// each in the kernels' AVX2 + FMA clones; an exact but slow library call on CPUs without FMA).
 #[inline(always)]
 fn horner(x: f32, c: &[f32]) -> f32 {
     c[1..].iter().fold(c[0], |acc, &ci| acc.mul_add(x, ci))

@@ -1,8 +1,9 @@
 //! Fused CPU kernels with their own backward pass, as candle custom ops: softmax over the last
 //! dimension, LayerNorm, erf-GELU, dropout, dense layers with the bias fused into the product,
-//! batched matrix products split over the batch, and the distillation losses' MSE. candle's fused softmax and LayerNorm have no backward pass
-//! and the composed versions make a dozen passes (and allocations) over the tensor; these make one
-//! pass forward and one backward, parallel over rows.
+//! batched matrix products split over the batch, and the distillation losses' MSE. candle's
+//! fused softmax and LayerNorm have no backward pass and the composed versions make a dozen
+//! passes (and allocations) over the tensor; these make one pass forward and one backward,
+//! parallel over rows.
 //!
 //! The loops over rows are compiled once per vector extension (`multiversion`, AVX2 + FMA or
 //! SSE4.2 on x86-64) and the best one for the CPU runs; `math` has branch-free `exp` and `erf`
