@@ -243,7 +243,7 @@ impl CustomOp3 for BatchedMatmul {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{rel_diff, var};
+    use super::super::testing::{assert_agree, var};
     use super::*;
 
     #[test]
@@ -264,19 +264,13 @@ mod tests {
             } else {
                 b.as_tensor().clone()
             };
-            let ours = batched_matmul(a.as_tensor(), &bt, 0.125).unwrap();
-            let theirs = composed(a.as_tensor(), &bt, 0.125).unwrap();
-            assert!(rel_diff(&ours, &theirs).unwrap() < 1e-5, "case {i} values");
-            let up = var(ours.dims(), 1.0, seed + 2).unwrap();
-            let loss = |y: Tensor| (y * up.as_tensor()).unwrap().sum_all().unwrap();
-            let (g1, g2) = (
-                loss(ours).backward().unwrap(),
-                loss(theirs).backward().unwrap(),
+            assert_agree(
+                batched_matmul(a.as_tensor(), &bt, 0.125).unwrap(),
+                composed(a.as_tensor(), &bt, 0.125).unwrap(),
+                &[("a", &a), ("b", &b)],
+                (1e-5, 1e-5),
+                &format!("case {i}"),
             );
-            for (what, v) in [("a", &a), ("b", &b)] {
-                let (x, y) = (g1.get(v).unwrap(), g2.get(v).unwrap());
-                assert!(rel_diff(x, y).unwrap() < 1e-5, "case {i} d{what}");
-            }
         }
     }
 
@@ -291,22 +285,16 @@ mod tests {
         let (q, k) = (heads(x.as_tensor()), heads(y.as_tensor()));
         let kt = k.t().unwrap();
         let mask = var(&[2, 1, 1, 9], 5.0, 7).unwrap();
-        let ours = batched_matmul_add(&q, &kt, 0.5, mask.as_tensor()).unwrap();
-        let theirs = composed(&q.contiguous().unwrap(), &kt.contiguous().unwrap(), 0.5)
-            .unwrap()
-            .broadcast_add(mask.as_tensor())
-            .unwrap();
-        assert!(rel_diff(&ours, &theirs).unwrap() < 1e-5, "values");
-        let up = var(ours.dims(), 1.0, 8).unwrap();
-        let loss = |t: Tensor| (t * up.as_tensor()).unwrap().sum_all().unwrap();
-        let (g1, g2) = (
-            loss(ours).backward().unwrap(),
-            loss(theirs).backward().unwrap(),
+        assert_agree(
+            batched_matmul_add(&q, &kt, 0.5, mask.as_tensor()).unwrap(),
+            composed(&q.contiguous().unwrap(), &kt.contiguous().unwrap(), 0.5)
+                .unwrap()
+                .broadcast_add(mask.as_tensor())
+                .unwrap(),
+            &[("q", &x), ("k", &y), ("mask", &mask)],
+            (1e-5, 1e-5),
+            "strided heads",
         );
-        for (what, v) in [("q", &x), ("k", &y), ("mask", &mask)] {
-            let (a, b) = (g1.get(v).unwrap(), g2.get(v).unwrap());
-            assert!(rel_diff(a, b).unwrap() < 1e-5, "d{what}");
-        }
     }
 
     #[test]

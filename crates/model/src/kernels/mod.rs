@@ -183,6 +183,30 @@ pub(crate) mod testing {
         Ok(d / m.max(1.0))
     }
 
+    /// Asserts that `ours` and `theirs`, the same function of `vars` computed two ways, agree in
+    /// value (to `tol.0`, relative) and in the gradient with respect to each variable of a random
+    /// linear function of them (to `tol.1`); `what` names the case in a failure.
+    pub fn assert_agree(
+        ours: Tensor,
+        theirs: Tensor,
+        vars: &[(&str, &Var)],
+        tol: (f32, f32),
+        what: &str,
+    ) {
+        assert_eq!(ours.dims(), theirs.dims(), "{what}: shapes");
+        assert!(rel_diff(&ours, &theirs).unwrap() < tol.0, "{what}: values");
+        let up = var(ours.dims(), 1.0, 99).unwrap();
+        let loss = |y: Tensor| (y * up.as_tensor()).unwrap().sum_all().unwrap();
+        let (g_ours, g_theirs) = (
+            loss(ours).backward().unwrap(),
+            loss(theirs).backward().unwrap(),
+        );
+        for (name, v) in vars {
+            let (a, b) = (g_ours.get(v).unwrap(), g_theirs.get(v).unwrap());
+            assert!(rel_diff(a, b).unwrap() < tol.1, "{what}: d{name}");
+        }
+    }
+
     /// Shapes with odd sizes, one row, and rows shorter and longer than 8 lanes.
     pub const SHAPES: &[&[usize]] = &[
         &[1, 1],
