@@ -1,7 +1,7 @@
 //! LayerNorm over the last dimension, `y = (x - mean) / sqrt(var + eps) * w + b`, with a fused
 //! backward pass giving `dx`, `dw` and `db` from one pass over the rows.
 
-use super::{dot, f32_slice, fused, last_dim, rows_per_task, sum};
+use super::{dot, f32_slice, fold8, fused, last_dim, rows_per_task, sum};
 use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, D};
 use multiversion::multiversion;
 use rayon::prelude::*;
@@ -46,19 +46,7 @@ struct LayerNorm {
 fn moments(x: &[f32], eps: f32) -> (f32, f32) {
     let n = x.len() as f32;
     let mean = sum(x) / n;
-    let mut acc = [0f32; 8];
-    let chunks = x.chunks_exact(8);
-    let tail: f32 = chunks
-        .remainder()
-        .iter()
-        .map(|v| (v - mean) * (v - mean))
-        .sum();
-    for c in chunks {
-        for (a, v) in acc.iter_mut().zip(c) {
-            *a += (v - mean) * (v - mean);
-        }
-    }
-    let var = (acc.iter().sum::<f32>() + tail) / n;
+    let var = fold8(x, x, 0.0, |v, _| (v - mean) * (v - mean), |a, b| a + b) / n;
     (mean, 1.0 / (var + eps).sqrt())
 }
 

@@ -3,11 +3,12 @@
 //! given to gemm with row-major operands, which its kernels pack well (measured on this CPU:
 //! `x W^T` with `W^T` as a strided view runs at 45-120 GFLOP/s, stored row-major at 100-210).
 
+use super::operand::{product, Operand};
 use super::{f32_slice, fused};
 use candle_core::{
     bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor,
 };
-use gemm::{gemm, Parallelism};
+use gemm::Parallelism;
 use multiversion::multiversion;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
@@ -48,62 +49,6 @@ pub fn composed(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
     y.broadcast_add(bias)
 }
 
-/// A `[k, n]` right operand: its elements and (column, row) strides.
-struct Rhs<'a> {
-    data: &'a [f32],
-    cs: isize,
-    rs: isize,
-}
-
-impl<'a> Rhs<'a> {
-    fn row_major(data: &'a [f32], n: usize) -> Self {
-        Self {
-            data,
-            cs: 1,
-            rs: n as isize,
-        }
-    }
-}
-
-/// `dst [m, n] (+)= lhs [m, k] · rhs [k, n]` (`lhs` and `dst` row-major), split over the rayon
-/// threads.
-///
-/// # Safety
-/// `dst` must be valid for m·n writes (and reads when `accumulate`); `rhs` must hold every
-/// element its strides reach.
-unsafe fn product(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: *mut f32,
-    lhs: &[f32],
-    rhs: &Rhs,
-    accumulate: bool,
-) {
-    debug_assert!(lhs.len() >= m * k);
-    gemm(
-        m,
-        n,
-        k,
-        dst,
-        1,
-        n as isize,
-        accumulate,
-        lhs.as_ptr(),
-        1,
-        k as isize,
-        rhs.data.as_ptr(),
-        rhs.cs,
-        rhs.rs,
-        if accumulate { 1.0 } else { 0.0 },
-        1.0,
-        false,
-        false,
-        false,
-        Parallelism::Rayon(0),
-    )
-}
-
 /// `[rows, cols]` -> `[cols, rows]`, in cache-sized tiles, in parallel.
 fn transpose(src: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     const TILE: usize = 32;
@@ -128,13 +73,14 @@ fn transpose(src: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     dst
 }
 
-/// A new `[m, n]` buffer holding the product; `init` fills it first when given (one row).
+/// A new `[m, n]` buffer holding `lhs [m, k] · rhs [k, n]` (`lhs` row-major), split over the
+/// rayon threads; `init` fills it first when given (one row) and the product adds onto it.
 fn new_product(
     m: usize,
     n: usize,
     k: usize,
     lhs: &[f32],
-    rhs: &Rhs,
+    rhs: &Operand,
     init: Option<&[f32]>,
 ) -> Vec<f32> {
     if init.is_none() && k == 0 {
@@ -151,10 +97,19 @@ fn new_product(
                 })
             });
     }
+    debug_assert!(lhs.len() >= m * k);
     // SAFETY: `out` has room for m·n elements, all written by `init` (when read) or by gemm;
     // the callers check the operands' shapes against m, n and k.
     unsafe {
-        product(m, n, k, out.as_mut_ptr(), lhs, rhs, init.is_some());
+        product(
+            (m, n, k),
+            out.as_mut_ptr(),
+            (&Operand::row_major(lhs, k), 0),
+            (rhs, 0),
+            1.0,
+            init.is_some(),
+            Parallelism::Rayon(0),
+        );
         out.set_len(m * n);
     }
     out
@@ -212,17 +167,15 @@ impl CustomOp3 for Linear {
             )
         }
         let (x, b) = (f32_slice(sx, lx, name)?, f32_slice(sb, lb, name)?);
-        let CpuStorage::F32(w) = sw else {
-            bail!("{name}: expects f32 data")
-        };
-        // A trainable weight changes every step, so it is transposed on each call; the same
-        // operand layout as a frozen one gives bit-identical outputs after a reload.
+        // A frozen weight is stored as `W^T` (row-major [k, n]); a trainable one changes every
+        // step, so it is transposed on each call: the same operand layout as a frozen one gives
+        // bit-identical outputs after a reload.
         let wt;
         let rhs = if column_major(lw) {
-            Rhs::row_major(&w[lw.start_offset()..], n)
+            Operand::new(sw, &lw.transpose(0, 1)?, name)?
         } else {
             wt = transpose(f32_slice(sw, lw, name)?, n, k);
-            Rhs::row_major(&wt, n)
+            Operand::row_major(&wt, n)
         };
         let y = new_product(m, n, k, x, &rhs, Some(b));
         Ok((CpuStorage::F32(y), Shape::from((m, n))))
@@ -277,16 +230,8 @@ impl CustomOp2 for LinearGrad {
         let name = self.name();
         let ((m, n), (r, k)) = (dims2(lg, name, "gradient")?, dims2(lo, name, "operand")?);
         let g = f32_slice(sg, lg, name)?;
-        let CpuStorage::F32(o) = so else {
-            bail!("{name}: expects f32 data")
-        };
         // The operand is row-major, or (a frozen weight) column-major.
-        let st = lo.stride();
-        let o = Rhs {
-            data: &o[lo.start_offset()..],
-            cs: st[1] as isize,
-            rs: st[0] as isize,
-        };
+        let o = Operand::new(so, lo, name)?;
         let (out, shape) = match self {
             Self::Input if r == n => (new_product(m, k, n, g, &o, None), (m, k)),
             Self::Weight if r == m => (new_product(n, k, m, &transpose(g, m, n), &o, None), (n, k)),

@@ -5,8 +5,9 @@
 //! `K^T`, a broadcast mask): nothing is copied.
 
 use super::fused;
+use super::operand::{product, Operand};
 use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
-use gemm::{gemm, Parallelism};
+use gemm::Parallelism;
 use rayon::prelude::*;
 
 /// `scale · a b` for every batch item, differentiable in both inputs.
@@ -48,42 +49,6 @@ pub fn composed(a: &Tensor, b: &Tensor, scale: f64) -> Result<Tensor> {
 
 struct BatchedMatmul {
     scale: f64,
-}
-
-/// One operand: its storage, each batch item's offset, and its row and column strides.
-struct Operand<'a> {
-    data: &'a [f32],
-    offsets: Vec<usize>,
-    rows: isize,
-    cols: isize,
-}
-
-impl<'a> Operand<'a> {
-    fn new(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<Self> {
-        let CpuStorage::F32(v) = s else {
-            bail!("{op}: expects f32 data")
-        };
-        let (dims, st) = (l.dims(), l.stride());
-        let r = dims.len();
-        let mut offsets = vec![l.start_offset()];
-        for (&d, &stride) in dims[..r - 2].iter().zip(&st[..r - 2]) {
-            offsets = offsets
-                .iter()
-                .flat_map(|&o| (0..d).map(move |j| o + j * stride))
-                .collect();
-        }
-        Ok(Self {
-            data: v,
-            offsets,
-            rows: st[r - 2] as isize,
-            cols: st[r - 1] as isize,
-        })
-    }
-
-    /// The first element of item `i`.
-    fn item(&self, i: usize) -> *const f32 {
-        self.data[self.offsets[i]..].as_ptr()
-    }
 }
 
 impl BatchedMatmul {
@@ -129,25 +94,13 @@ impl BatchedMatmul {
             // SAFETY: `dst` holds m·n elements; every element read from `a` and `b` lies inside
             // their storage, as candle's layouts (their offsets and strides) describe it.
             unsafe {
-                gemm(
-                    m,
-                    n,
-                    k,
+                product(
+                    (m, n, k),
                     dst.as_mut_ptr(),
-                    1,
-                    n as isize,
-                    c.is_some(),
-                    a.item(i),
-                    a.cols,
-                    a.rows,
-                    b.item(i),
-                    b.cols,
-                    b.rows,
-                    if c.is_some() { 1.0 } else { 0.0 },
+                    (&a, i),
+                    (&b, i),
                     self.scale as f32,
-                    false,
-                    false,
-                    false,
+                    c.is_some(),
                     par,
                 )
             }

@@ -19,6 +19,7 @@ mod linear;
 mod math;
 mod matmul;
 mod mse;
+mod operand;
 mod softmax;
 
 pub use dropout::dropout;
@@ -105,55 +106,47 @@ fn map_rows2(
     Ok((CpuStorage::F32(out), la.shape().clone()))
 }
 
-/// Sum with eight independent accumulators (vectorisable, unlike a sequential fold).
+/// `combine` over `f(a[i], b[i])` for every `i`, in eight independent accumulators started at
+/// `init` (vectorisable, unlike a sequential fold): the lanes in order, then the tail.
+#[inline(always)]
+fn fold8(
+    a: &[f32],
+    b: &[f32],
+    init: f32,
+    f: impl Fn(f32, f32) -> f32,
+    combine: impl Fn(f32, f32) -> f32,
+) -> f32 {
+    let mut acc = [init; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .fold(init, |t, (&x, &y)| combine(t, f(x, y)));
+    for (a8, b8) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] = combine(acc[i], f(a8[i], b8[i]));
+        }
+    }
+    combine(acc.iter().fold(init, |t, &v| combine(t, v)), tail)
+}
+
+/// The sum of `x`.
 #[inline(always)]
 fn sum(x: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let chunks = x.chunks_exact(8);
-    let tail: f32 = chunks.remainder().iter().sum();
-    for c in chunks {
-        for (a, v) in acc.iter_mut().zip(c) {
-            *a += v;
-        }
-    }
-    acc.iter().sum::<f32>() + tail
+    fold8(x, x, 0.0, |v, _| v, |a, b| a + b)
 }
 
-/// Dot product with eight independent accumulators.
+/// The dot product of `x` and `y`.
 #[inline(always)]
 fn dot(x: &[f32], y: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (cx, cy) = (x.chunks_exact(8), y.chunks_exact(8));
-    let tail: f32 = cx
-        .remainder()
-        .iter()
-        .zip(cy.remainder())
-        .map(|(a, b)| a * b)
-        .sum();
-    for (a8, b8) in cx.zip(cy) {
-        for i in 0..8 {
-            acc[i] += a8[i] * b8[i];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
+    fold8(x, y, 0.0, |a, b| a * b, |a, b| a + b)
 }
 
-/// The largest element (-inf for none), with eight independent accumulators.
+/// The largest element (-inf for none).
 #[inline(always)]
 fn max(x: &[f32]) -> f32 {
-    let mut acc = [f32::NEG_INFINITY; 8];
-    let chunks = x.chunks_exact(8);
-    let tail = chunks
-        .remainder()
-        .iter()
-        .copied()
-        .fold(f32::NEG_INFINITY, f32::max);
-    for c in chunks {
-        for (a, &v) in acc.iter_mut().zip(c) {
-            *a = a.max(v);
-        }
-    }
-    acc.iter().copied().fold(tail, f32::max)
+    fold8(x, x, f32::NEG_INFINITY, |v, _| v, f32::max)
 }
 
 /// The last dimension of a layout (1 for a scalar).

@@ -2,7 +2,7 @@
 //! below a floor in both tensors (TinyBERT's attention loss zeroes the masked scores): one pass
 //! forward, one backward, instead of the dozen passes and temporaries of the composed version.
 
-use super::{f32_slice, fused, map_rows2, rows_per_task};
+use super::{f32_slice, fold8, fused, map_rows2, rows_per_task};
 use candle_core::{bail, CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use multiversion::multiversion;
 use rayon::prelude::*;
@@ -48,20 +48,7 @@ fn zeroed(x: f32, floor: f32) -> f32 {
 #[multiversion(targets = "simd")]
 fn squared_error(p: &[f32], t: &[f32], floor: f32) -> f64 {
     let sq = |p: f32, t: f32| (zeroed(p, floor) - zeroed(t, floor)).powi(2);
-    let (p8, t8) = (p.chunks_exact(8), t.chunks_exact(8));
-    let tail: f32 = p8
-        .remainder()
-        .iter()
-        .zip(t8.remainder())
-        .map(|(&p, &t)| sq(p, t))
-        .sum();
-    let mut acc = [0f32; 8];
-    for (p, t) in p8.zip(t8) {
-        for j in 0..8 {
-            acc[j] += sq(p[j], t[j]);
-        }
-    }
-    acc.iter().map(|&a| a as f64).sum::<f64>() + tail as f64
+    fold8(p, t, 0.0, sq, |a, b| a + b) as f64
 }
 
 /// `d = scale · (z(p) - z(t))` where `p > floor`, else 0.
