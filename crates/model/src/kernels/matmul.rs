@@ -9,6 +9,7 @@ use super::operand::{product, Operand};
 use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use gemm::Parallelism;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// `scale · a b` for every batch item, differentiable in both inputs.
 ///
@@ -74,29 +75,33 @@ impl BatchedMatmul {
             Some((_, l)) => bail!("{name}: addend {:?} is not {dims:?}", l.dims()),
             None => None,
         };
-        let mut out = vec![0f32; a.offsets.len() * m * n];
-        if m * n == 0 {
-            return Ok((CpuStorage::F32(out), Shape::from(dims)));
+        let len = a.offsets.len() * m * n;
+        if m * n == 0 || (k == 0 && c.is_none()) {
+            return Ok((CpuStorage::F32(vec![0f32; len]), Shape::from(dims)));
         }
-        let product = |i: usize, dst: &mut [f32], par: Parallelism| {
+        let mut out = Vec::with_capacity(len);
+        let product = |i: usize, dst: &mut [MaybeUninit<f32>], par: Parallelism| {
             if let Some(c) = &c {
                 for (row, d) in dst.chunks_mut(n).enumerate() {
                     let start = c.offsets[i] + row * c.rows as usize;
                     if c.cols == 1 {
-                        d.copy_from_slice(&c.data[start..start + n]);
+                        for (d, &v) in d.iter_mut().zip(&c.data[start..start + n]) {
+                            d.write(v);
+                        }
                     } else {
                         for (col, d) in d.iter_mut().enumerate() {
-                            *d = c.data[start + col * c.cols as usize];
+                            d.write(c.data[start + col * c.cols as usize]);
                         }
                     }
                 }
             }
-            // SAFETY: `dst` holds m·n elements; every element read from `a` and `b` lies inside
-            // their storage, as candle's layouts (their offsets and strides) describe it.
+            // SAFETY: `dst` holds m·n elements, written by gemm (or by the addend above when it
+            // reads them); every element read from `a` and `b` lies inside their storage, as
+            // candle's layouts (their offsets and strides) describe it.
             unsafe {
                 product(
                     (m, n, k),
-                    dst.as_mut_ptr(),
+                    dst.as_mut_ptr().cast::<f32>(),
                     (&a, i),
                     (&b, i),
                     self.scale as f32,
@@ -106,8 +111,10 @@ impl BatchedMatmul {
             }
         };
         let threads = rayon::current_num_threads();
+        let items = out.spare_capacity_mut();
         if a.offsets.len() >= 2 * threads {
-            out.par_chunks_mut(m * n)
+            items
+                .par_chunks_mut(m * n)
                 .enumerate()
                 .for_each(|(i, dst)| product(i, dst, Parallelism::None));
         } else {
@@ -116,10 +123,12 @@ impl BatchedMatmul {
             } else {
                 Parallelism::None
             };
-            for (i, dst) in out.chunks_mut(m * n).enumerate() {
+            for (i, dst) in items.chunks_mut(m * n).enumerate() {
                 product(i, dst, par);
             }
         }
+        // SAFETY: every item's m·n elements were written above.
+        unsafe { out.set_len(len) };
         Ok((CpuStorage::F32(out), Shape::from(dims)))
     }
 
