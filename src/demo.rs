@@ -116,20 +116,25 @@ const PRONOUNS: [&str; 3] = ["i", "we", "they"];
 const ADVERBS: [&str; 4] = ["very", "quite", "really", "so"];
 
 /// What to generate.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, clap::Args)]
 pub struct DemoOptions {
     /// Seed of every random choice.
+    #[arg(long, default_value_t = DemoOptions::default().seed)]
     pub seed: u64,
     /// Corpus documents.
+    #[arg(long, default_value_t = DemoOptions::default().documents, value_parser = crate::jobs::values::positive)]
     pub documents: usize,
     /// Sentences per corpus document.
+    #[arg(long, default_value_t = DemoOptions::default().sentences_per_document, value_parser = crate::jobs::values::positive)]
     pub sentences_per_document: usize,
     /// Rows of `SST-2/train.tsv`.
+    #[arg(long, default_value_t = DemoOptions::default().train, value_parser = crate::jobs::values::positive)]
     pub train: usize,
     /// Rows of `SST-2/dev.tsv`.
+    #[arg(long, default_value_t = DemoOptions::default().dev, value_parser = crate::jobs::values::positive)]
     pub dev: usize,
     /// Dimension of the word vectors in `glove.txt`.
+    #[arg(long, default_value_t = DemoOptions::default().glove_dim, value_parser = crate::jobs::values::positive)]
     pub glove_dim: usize,
 }
 

@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 mod cmd;
 mod demo;
 mod device;
+mod jobs;
 mod pipeline;
 mod progress;
 
@@ -40,14 +41,14 @@ enum Command {
     /// Inspect, run and create BERT models (HF folders).
     #[command(subcommand)]
     Model(cmd::model::ModelCommand),
-    /// Corpus and GLUE files into tokenised Parquet datasets.
+    /// Corpus and GLUE files into tokenised Parquet datasets, data augmentation.
     #[command(subcommand)]
-    Data(cmd::data::DataCommand),
+    Data(cmd::DataCommand),
     /// Distillation: general (corpus), task-specific (intermediate/prediction), MLM head.
     #[command(subcommand)]
-    Distill(cmd::distill::DistillCommand),
-    /// Fine-tune a model on a GLUE task with the ReLU classifier head.
-    Finetune(cmd::distill::FinetuneArgs),
+    Distill(cmd::DistillCommand),
+    /// Fine-tune a model on a task with the ReLU classifier head.
+    Finetune(jobs::finetune::Finetune),
     /// GLUE evaluation: a model on a split, scoring prediction files, the submission zip.
     #[command(subcommand)]
     Eval(cmd::eval::EvalCommand),
@@ -60,8 +61,10 @@ enum Command {
     Status(cmd::pipeline::StatusArgs),
     /// Print a pipeline file's stage graph (text or `--mermaid`).
     Dag(cmd::pipeline::DagArgs),
+    /// List the pipeline stage kinds, or one kind's parameters.
+    Kinds(cmd::pipeline::KindsArgs),
     /// Render the paper's tables with our runs beside them: Markdown, CSV and SVG charts.
-    Report(cmd::report::ReportArgs),
+    Report(jobs::report::Report),
 }
 
 fn init_logging(g: &GlobalArgs) {
@@ -107,15 +110,16 @@ fn main() {
     init_logging(&cli.global);
     let result = match cli.command {
         Command::Model(c) => cmd::model::run(c, &cli.global),
-        Command::Data(c) => cmd::data::run(c, &cli.global),
-        Command::Distill(c) => cmd::distill::run(c, &cli.global),
-        Command::Finetune(a) => cmd::distill::finetune(a, &cli.global),
+        Command::Data(c) => cmd::data(c, &cli.global.device),
+        Command::Distill(c) => cmd::distill(c, &cli.global.device),
+        Command::Finetune(j) => jobs::run_cli(&j, &cli.global.device),
         Command::Eval(c) => cmd::eval::run(c, &cli.global),
         Command::Bench(c) => cmd::bench::run(c, &cli.global),
         Command::Run(c) => cmd::pipeline::run(c, &cli.global),
         Command::Status(c) => cmd::pipeline::status(c, &cli.global),
         Command::Dag(c) => cmd::pipeline::dag(c, &cli.global),
-        Command::Report(a) => cmd::report::run(a, &cli.global),
+        Command::Kinds(a) => cmd::pipeline::kinds(a),
+        Command::Report(j) => jobs::run_cli(&j, &cli.global.device),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

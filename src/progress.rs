@@ -3,8 +3,9 @@
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tinybert_distill::train::TrainProgress;
 
 /// The process-wide bar container.
@@ -66,6 +67,91 @@ impl TrainProgress for TrainBar {
     fn message(&self, msg: &str) {
         tracing::info!("{msg}");
     }
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// What a [`DataBar`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    /// Input bytes; the rate is in tokens/s.
+    Bytes,
+    /// Examples; the message shows output rows and examples/s.
+    Examples,
+}
+
+/// A bar for the data crate's jobs ([`tinybert_data::Progress`]): input bytes read (corpora)
+/// or training examples augmented, with the rate.
+pub struct DataBar {
+    bar: ProgressBar,
+    unit: Unit,
+    counted: AtomicU64,
+    done: AtomicU64,
+    started: Instant,
+}
+
+impl DataBar {
+    /// A bar over input bytes with tokens/s (corpus building).
+    pub fn bytes(bars: &MultiProgress, label: &str) -> Self {
+        Self::new(bars, label, Unit::Bytes)
+    }
+
+    /// A bar over examples with output rows and examples/s (augmentation).
+    pub fn examples(bars: &MultiProgress, label: &str) -> Self {
+        Self::new(bars, label, Unit::Examples)
+    }
+
+    fn new(bars: &MultiProgress, label: &str, unit: Unit) -> Self {
+        let bar = bars.add(ProgressBar::new(0));
+        let counts = match unit {
+            Unit::Bytes => "{bytes}/{total_bytes}",
+            Unit::Examples => "{pos}/{len} examples",
+        };
+        let template =
+            format!("{{prefix}} [{{elapsed_precise}}] {{wide_bar}} {counts} ({{eta}}) {{msg}}");
+        bar.set_style(
+            ProgressStyle::with_template(&template)
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_prefix(label.to_string());
+        Self {
+            bar,
+            unit,
+            counted: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            started: Instant::now(),
+        }
+    }
+}
+
+impl tinybert_data::Progress for DataBar {
+    fn start(&self, total: Option<u64>) {
+        if let Some(t) = total {
+            self.bar.set_length(t);
+        }
+    }
+
+    /// `amount` more bytes (examples), giving `produced` more tokens (output rows).
+    fn advance(&self, amount: u64, produced: u64) {
+        let total = self.counted.fetch_add(produced, Ordering::Relaxed) + produced;
+        let secs = self.started.elapsed().as_secs_f64().max(1e-9);
+        let msg = match self.unit {
+            Unit::Bytes => format!("{total} tokens, {:.0} tokens/s", total as f64 / secs),
+            Unit::Examples => {
+                // Resumed chunks (no new rows) do not count towards the rate.
+                let done = if produced > 0 {
+                    self.done.fetch_add(amount, Ordering::Relaxed) + amount
+                } else {
+                    self.done.load(Ordering::Relaxed)
+                };
+                format!("{total} rows, {:.2} examples/s", done as f64 / secs)
+            }
+        };
+        self.bar.inc(amount);
+        self.bar.set_message(msg);
+    }
+
     fn finish(&self) {
         self.bar.finish_and_clear();
     }

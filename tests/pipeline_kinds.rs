@@ -283,7 +283,10 @@ data = "${stages.corpus.out}"
 train_encoder = true
 threads = 1
 outs = ["runs/mlm"]
-train = { max_steps = 6, batch_size = 8, save_every = 1, log_every = 1 }
+max_steps = 6
+batch_size = 8
+save_every = 1
+log_every = 1
 "#;
 
 #[test]
@@ -342,8 +345,8 @@ fn parameter_errors_name_the_file_the_stage_and_the_key() {
     std::fs::create_dir_all(d.join("data")).unwrap();
     let cases: [(&str, &[&str]); 5] = [
         (
-            "[stages.ft]\nkind = \"finetune\"\nmodel = \"m\"\ndata = \"data/x\"\ndeps = [\"data\"]\ntrain = { epoch = 3 }\nouts = [\"runs/ft\"]\n",
-            &["p.toml:1: stage `ft`, parameter `train`", "epoch"],
+            "[stages.ft]\nkind = \"finetune\"\nmodel = \"m\"\ndata = \"data/x\"\ndeps = [\"data\"]\nepoch = 3\nouts = [\"runs/ft\"]\n",
+            &["p.toml:6: stage `ft`: unknown key `epoch` for kind `finetune`", "epochs"],
         ),
         (
             "[stages.g]\nkind = \"glue\"\ntsk = \"RTE\"\nouts = [\"runs/g\"]\n",
@@ -351,15 +354,15 @@ fn parameter_errors_name_the_file_the_stage_and_the_key() {
         ),
         (
             "[stages.c]\nkind = \"corpus\"\ninput = \"data/wiki.txt\"\nmodel = \"m\"\nouts = [\"runs/c\"]\n",
-            &["stage `c`, parameter `input`", "`data/wiki.txt` is not among the stage's inputs"],
+            &["stage `c`: parameter `input`: `data/wiki.txt` is not among the stage's inputs"],
         ),
         (
             "[stages.g]\nkind = \"glue\"\ntask = \"RTX\"\ndata_dir = \"data\"\nmodel = \"m\"\ndeps = [\"data\"]\nouts = [\"runs/g\"]\n",
-            &["stage `g`, parameter `task`", "RTX"],
+            &["stage `g`: parameter `task` = `RTX`", "unknown"],
         ),
         (
             "[stages.r]\nkind = \"report\"\nlayout = \"table9\"\nrows = [{ label = \"a\", runs = \"data/a\" }]\ndeps = [\"data\"]\nouts = [\"runs/r\"]\n",
-            &["stage `r`, parameter `rows`", "unknown layout `table9`"],
+            &["stage `r`: parameter `layout` = `table9`: unknown layout"],
         ),
     ];
     for (text, wanted) in cases {

@@ -37,6 +37,10 @@ pub struct RunArgs {
     /// Override a `[params]` value (`-p lr=2e-5`, `-p task_distill.lr=2e-5`, `-p tasks=RTE,MRPC`).
     #[arg(short = 'p', long = "param", value_name = "KEY=VALUE")]
     pub params: Vec<String>,
+    /// Keep the results of stages computed by other code (do not rerun a stage only because
+    /// the code that computes its kind changed).
+    #[arg(long)]
+    pub ignore_code_changes: bool,
 }
 
 /// Show each stage of a pipeline file: up to date, or stale and why.
@@ -47,6 +51,16 @@ pub struct StatusArgs {
     /// Override a `[params]` value, as for `run`.
     #[arg(short = 'p', long = "param", value_name = "KEY=VALUE")]
     pub params: Vec<String>,
+    /// Do not count a changed code id as stale, as for `run`.
+    #[arg(long)]
+    pub ignore_code_changes: bool,
+}
+
+/// List the stage kinds, or one kind's parameters.
+#[derive(Debug, Args)]
+pub struct KindsArgs {
+    /// A kind: list its parameters (required ones first) with their help.
+    pub kind: Option<String>,
 }
 
 /// Print a pipeline file's stage graph (text, or a Mermaid flowchart).
@@ -100,6 +114,7 @@ pub fn run(a: RunArgs, g: &GlobalArgs) -> Result<()> {
         force: a.force,
         dry_run: a.dry_run,
         keep_going: a.keep_going,
+        ignore_code_changes: a.ignore_code_changes,
     };
     let started = Instant::now();
     let outcomes = runner::run(&p, &registry, &opts, &ui, &g.device)?;
@@ -119,8 +134,40 @@ pub fn run(a: RunArgs, g: &GlobalArgs) -> Result<()> {
 
 /// Prints each stage: up to date, or stale and why.
 pub fn status(a: StatusArgs, _g: &GlobalArgs) -> Result<()> {
-    let p = Pipeline::load(&pipeline_file(a.file)?, &a.params, &kinds::registry())?;
-    print!("{}", ui::status_table(&runner::status(&p)?));
+    let registry = kinds::registry();
+    let p = Pipeline::load(&pipeline_file(a.file)?, &a.params, &registry)?;
+    let rows = runner::status(&p, &registry, a.ignore_code_changes)?;
+    print!("{}", ui::status_table(&rows));
+    Ok(())
+}
+
+/// Prints the kinds, or one kind's parameters.
+pub fn kinds(a: KindsArgs) -> Result<()> {
+    let registry = kinds::registry();
+    let Some(name) = a.kind else {
+        for name in registry.names() {
+            let spec = registry.get(name).expect("listed");
+            println!("{name:<16} {}", spec.spec().names());
+        }
+        return Ok(());
+    };
+    let Some(kind) = registry.get(&name) else {
+        bail!(
+            "unknown kind `{name}` (known: {})",
+            registry.names().join(", ")
+        );
+    };
+    let mut spec = kind.spec();
+    spec.params.sort_by_key(|(_, required, _)| !*required);
+    println!(
+        "kind `{name}`{}; outputs in `outs`",
+        if spec.resumable { " (resumable)" } else { "" }
+    );
+    for (key, required, help) in &spec.params {
+        let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        let req = if *required { " (required)" } else { "" };
+        println!("  {key}{req}: {help}");
+    }
     Ok(())
 }
 

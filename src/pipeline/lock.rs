@@ -1,6 +1,7 @@
 //! The lock file, `<pipeline>.lock` next to the pipeline file: for every stage that finished,
-//! its kind, the tool version, its parameter values and the BLAKE3 hash of each input and
-//! output. TOML with sorted keys, so diffs are stable; written atomically after each success.
+//! its kind, the identity of the code that computed it ([`super::code`]), its parameter values
+//! and the BLAKE3 hash of each input and output. TOML with sorted keys, so diffs are stable;
+//! written atomically after each success.
 
 use super::fsutil::write_atomic;
 use anyhow::{anyhow, bail, Context, Result};
@@ -9,15 +10,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 
-/// Version of the lock-file layout.
-pub const FORMAT: u32 = 1;
-
-/// The tool version recorded per stage; a different version makes every stage stale.
-pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Version of the lock-file layout (2: per-stage code ids instead of the tool version).
+pub const FORMAT: u32 = 2;
 
 const HEADER: &str =
     "# Written by `tinybert run` after each stage that finishes: its inputs' and outputs'\n\
-# BLAKE3 hashes, parameters and the tool version. Commit it with the pipeline file.\n\n";
+# BLAKE3 hashes, parameters and the id of the code that computed it. Commit it with the\n\
+# pipeline file.\n\n";
 
 /// The whole lock file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,6 +33,9 @@ pub struct Lock {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LockEntry {
+    /// The code id of the kind when it ran (empty in locks written before code ids).
+    #[serde(default)]
+    pub code: String,
     /// Input path -> BLAKE3 (hashed before the run).
     #[serde(default)]
     pub deps: BTreeMap<String, String>,
@@ -45,8 +47,9 @@ pub struct LockEntry {
     /// Parameter values after `${...}` resolution.
     #[serde(default)]
     pub params: Table,
-    /// [`TOOL_VERSION`] of the binary that ran it.
-    pub version: String,
+    /// The tool version of locks written before code ids (read, never written).
+    #[serde(default, skip_serializing)]
+    pub version: Option<String>,
 }
 
 impl Default for Lock {
@@ -133,11 +136,12 @@ mod tests {
         lock.stages.insert(
             "finetune@RTE".into(),
             LockEntry {
+                code: "0123456789abcdef".into(),
                 deps: [("data/x".to_string(), "ab".to_string())].into(),
                 kind: "finetune".into(),
                 outs: [("runs/y".to_string(), "cd".to_string())].into(),
                 params,
-                version: TOOL_VERSION.into(),
+                version: None,
             },
         );
         lock.stages

@@ -20,8 +20,9 @@
 //!
 //! # What runs
 //! The graph comes from outputs to inputs (a path inside another stage's output counts).
-//! A stage runs when forced, never run, its kind, tool version, a parameter, its input or output
-//! list or an input's content changed, or an output is missing or changed; the reason is printed.
+//! A stage runs when forced, never run, its kind, the code that computes it (see [`code`]; kept
+//! with `--ignore-code-changes`), a parameter, its input or output list or an input's content
+//! changed, or an output is missing or changed; the reason is printed.
 //! The lock file `<name>.lock` next to the pipeline file records, for every stage that finished,
 //! the hashes, parameters and version (see [`lock`]); an entry is removed when its stage starts and
 //! written when it succeeds. Outputs of a [resumable](registry::KindSpec::resumable) kind are kept
@@ -33,12 +34,14 @@
 //! - [`spec`]: parse, override (`-p`), expand `foreach`, resolve `${...}`, check keys;
 //!   [`interp`] and [`paths`] are its helpers.
 //! - [`dag`]: the graph, its checks, run order and drawings.
-//! - [`registry`]: the [`StageKind`](registry::StageKind) trait real kinds implement;
-//!   [`kinds`] lists the built-in ones, [`test_kinds`] the hidden ones for tests.
-//! - [`hash`], [`lock`], [`state`], [`staleness`]: content hashes, the lock file, the hash cache,
-//!   and why a stage must run.
+//! - [`registry`]: the [`StageKind`](registry::StageKind) trait the runner calls, and
+//!   [`JobKind`](registry::JobKind), which makes every [job](crate::jobs) a kind; [`kinds`]
+//!   lists the built-in ones, [`test_kinds`] the hidden ones for tests (registered in test builds only).
+//! - [`hash`], [`lock`], [`state`], [`staleness`], [`code`]: content hashes, the lock file, the
+//!   hash cache, why a stage must run, and the code id of each kind.
 //! - [`runner`] executes, [`ui`] shows progress and tables; [`fsutil`] writes atomically.
 
+pub mod code;
 pub mod dag;
 pub mod fsutil;
 pub mod hash;

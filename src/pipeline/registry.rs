@@ -1,21 +1,24 @@
-//! Stage kinds: the [`StageKind`] trait, what each declares ([`KindSpec`]), the [`Registry`] the
-//! runner looks kinds up in, and the [`StageContext`] a running stage gets.
+//! Stage kinds: the [`StageKind`] trait the runner calls, what a kind declares ([`KindSpec`]),
+//! the [`Registry`] kinds are looked up in, and [`JobKind`], which makes every
+//! [job](crate::jobs) a kind: its parameters are the job's arguments, a stage's table is parsed
+//! by the job's own clap declaration, and running it runs the job.
 
+use super::paths;
 use super::stage::ResolvedStage;
-use anyhow::Result;
-use indicatif::MultiProgress;
+use crate::jobs::{self, argv, Ctx, Input, Job};
+use anyhow::{anyhow, bail, Result};
+use clap::Command;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::marker::PhantomData;
+use std::path::Path;
 
 /// What a stage kind accepts, checked when a pipeline file is loaded (before anything runs).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct KindSpec {
     /// The `kind = "..."` value.
     pub name: &'static str,
-    /// Parameters every stage of this kind must set.
-    pub required: &'static [&'static str],
-    /// Parameters it may set; any other key is an error naming file, stage and key.
-    pub optional: &'static [&'static str],
+    /// Parameters: `(key, required, help)`. Any other key is an error naming file, stage, key.
+    pub params: Vec<(String, bool, String)>,
     /// Whether the stage resumes from what it left in its outputs (a trainer's checkpoints):
     /// after an interrupted attempt with the same inputs and parameters, the runner keeps the
     /// outputs instead of removing them. Otherwise outputs are always removed before a run.
@@ -25,47 +28,114 @@ pub struct KindSpec {
 impl KindSpec {
     /// Whether `key` is a parameter of this kind.
     pub fn allows(&self, key: &str) -> bool {
-        self.required.contains(&key) || self.optional.contains(&key)
+        self.params.iter().any(|(k, _, _)| k == key)
+    }
+
+    /// The parameters every stage of this kind must set.
+    pub fn required(&self) -> impl Iterator<Item = &str> {
+        self.params
+            .iter()
+            .filter(|(_, r, _)| *r)
+            .map(|(k, _, _)| k.as_str())
+    }
+
+    /// The parameter names, sorted, comma-separated.
+    pub fn names(&self) -> String {
+        let mut names: Vec<&str> = self.params.iter().map(|(k, _, _)| k.as_str()).collect();
+        names.sort_unstable();
+        names.join(", ")
     }
 }
 
-/// A built-in stage kind, executed in process.
+/// A stage kind, executed in process.
 pub trait StageKind {
     /// The kind's name and parameters.
     fn spec(&self) -> KindSpec;
 
-    /// Further checks of a stage's parameters at load time (types, ranges), e.g.
-    /// `stage.config::<MyConfig>().map(|_| ())`. Errors are prefixed with file and stage.
-    fn check(&self, _stage: &ResolvedStage) -> Result<()> {
+    /// Checks a stage's parameters at load time (types, ranges, inputs); `workdir` is the
+    /// folder its relative paths are relative to. Errors are prefixed with file and stage.
+    fn check(&self, _stage: &ResolvedStage, _workdir: &Path) -> Result<()> {
         Ok(())
     }
 
     /// Runs the stage: reads `stage.deps`, writes every path in `stage.outs`. The outputs do not
     /// exist when it starts, unless the kind is resumable and an interrupted attempt left them.
-    fn run(&self, stage: &ResolvedStage, ctx: &StageContext) -> Result<()>;
+    fn run(&self, stage: &ResolvedStage, ctx: &Ctx) -> Result<()>;
+
+    /// The identity of the code that computes this kind's outputs (see
+    /// [`super::code`]): a stage computed by other code is stale.
+    fn code(&self) -> String;
 }
 
-/// What a running stage gets from the runner.
-pub struct StageContext {
-    /// Directory the pipeline's relative paths are relative to (absolute).
-    pub workdir: PathBuf,
-    /// The `--device` the command was given (`cpu`, `cuda`, `cuda:N`).
-    pub device: String,
-    /// Where a stage adds its own progress bars (`ctx.progress.add(ProgressBar::new(n))`), so
-    /// they draw below the runner's line.
-    pub progress: MultiProgress,
+/// A [job](crate::jobs) as a stage kind.
+pub struct JobKind<J>(PhantomData<fn() -> J>);
+
+impl<J: Job> JobKind<J> {
+    pub fn new() -> Self {
+        Self(PhantomData)
+    }
+
+    fn command() -> Command {
+        J::augment_args(Command::new(J::KIND))
+    }
+
+    /// The job a stage describes: its table parsed as the job's command-line flags.
+    pub fn parse(stage: &ResolvedStage) -> Result<J> {
+        let cmd = Self::command();
+        let argv = argv::stage_args(&cmd, &stage.params, Some(stage.out()?))?;
+        let m = cmd
+            .clone()
+            .try_get_matches_from(argv)
+            .map_err(|e| argv::stage_error(&cmd, &e))?;
+        J::from_arg_matches(&m).map_err(|e| argv::stage_error(&cmd, &e))
+    }
 }
 
-impl StageContext {
-    /// A pipeline path (from `deps`, `outs` or a parameter) as a path to open.
-    pub fn path(&self, p: &str) -> PathBuf {
-        let p = Path::new(p);
-        if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            self.workdir.join(p)
+impl<J: Job> StageKind for JobKind<J> {
+    fn spec(&self) -> KindSpec {
+        KindSpec {
+            name: J::KIND,
+            params: argv::params(&Self::command()),
+            resumable: J::RESUMABLE,
         }
     }
+
+    fn check(&self, stage: &ResolvedStage, workdir: &Path) -> Result<()> {
+        let job = Self::parse(stage)?;
+        job.validate()?;
+        for input in job.inputs() {
+            match input {
+                Input::Path(key, p) => require_input(stage, key, p)?,
+                // A model that is not a local folder is a hub id or a preset.
+                Input::Model(key, m) => {
+                    if jobs::looks_like_path(m) || workdir.join(m).exists() {
+                        require_input(stage, key, m)?
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn run(&self, stage: &ResolvedStage, ctx: &Ctx) -> Result<()> {
+        jobs::execute(&Self::parse(stage)?, ctx)
+    }
+
+    fn code(&self) -> String {
+        super::code::of_kind(J::KIND)
+    }
+}
+
+/// Check that path parameter `key` (value `path`) is one of the stage's inputs or lies inside
+/// one, so that the lock file notices when it changes.
+pub fn require_input(stage: &ResolvedStage, key: &str, path: &str) -> Result<()> {
+    let n = paths::normalize(path).map_err(|e| anyhow!("parameter `{key}`: {e}"))?;
+    if stage.deps.iter().any(|d| paths::is_within(&n, d)) {
+        return Ok(());
+    }
+    bail!(
+        "parameter `{key}`: `{path}` is not among the stage's inputs: add it (or a folder holding it) to `deps`, or refer to a stage output with `${{stages.NAME.out}}`"
+    )
 }
 
 /// The stage kinds a build knows, by name.
@@ -81,6 +151,11 @@ impl Registry {
         let previous = self.kinds.insert(name, Box::new(kind));
         assert!(previous.is_none(), "stage kind `{name}` registered twice");
         self
+    }
+
+    /// Adds the kind of job `J`.
+    pub fn job<J: Job + 'static>(&mut self) -> &mut Self {
+        self.add(JobKind::<J>::new())
     }
 
     /// The kind called `name`.

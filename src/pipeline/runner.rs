@@ -3,13 +3,14 @@
 //! process, and gets its lock entry only after it succeeded.
 
 use super::fsutil::remove_path;
-use super::lock::{Lock, LockEntry, TOOL_VERSION};
-use super::registry::{Registry, StageContext};
+use super::lock::{Lock, LockEntry};
+use super::registry::Registry;
 use super::spec::Pipeline;
 use super::stage::ResolvedStage;
 use super::staleness::{hash_all, own_reason, Hashes, Reason};
 use super::state::State;
 use super::ui::Ui;
+use crate::jobs::{Ctx, Say};
 use anyhow::{anyhow, bail, Context, Result};
 use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -29,6 +30,9 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// After a failure, go on with the stages that do not depend on it.
     pub keep_going: bool,
+    /// Keep the results of stages computed by other code (a changed code id is not a reason
+    /// to rerun).
+    pub ignore_code_changes: bool,
 }
 
 /// What happened to a stage.
@@ -121,8 +125,18 @@ fn check_inputs(p: &Pipeline, order: &[usize]) -> Result<()> {
     Ok(())
 }
 
+/// The code id a stage's lock entry must match: its kind's, or none when code changes are
+/// ignored.
+fn code_of(registry: &Registry, s: &ResolvedStage, ignore: bool) -> Option<String> {
+    (!ignore).then(|| registry.get(&s.kind).map(|k| k.code()).unwrap_or_default())
+}
+
 /// `tinybert status`: every stage, up to date or why not (a stale upstream makes it stale).
-pub fn status(p: &Pipeline) -> Result<Vec<(String, Option<Reason>)>> {
+pub fn status(
+    p: &Pipeline,
+    registry: &Registry,
+    ignore_code_changes: bool,
+) -> Result<Vec<(String, Option<Reason>)>> {
     let lock = Lock::load(&Lock::path_for(&p.file))?;
     let state_path = State::path_for(&p.file);
     let mut state = State::load(&state_path);
@@ -131,7 +145,8 @@ pub fn status(p: &Pipeline) -> Result<Vec<(String, Option<Reason>)>> {
     for &i in &p.graph.order {
         let s = &p.stages[i];
         let deps = hash_all(&s.deps, &p.workdir, &mut state.hashes)?;
-        let mut reason = own_reason(s, lock.stages.get(&s.name), &deps, || {
+        let code = code_of(registry, s, ignore_code_changes);
+        let mut reason = own_reason(s, lock.stages.get(&s.name), code.as_deref(), &deps, || {
             hash_all(&s.outs, &p.workdir, &mut state.hashes)
         })?;
         if matches!(reason, None | Some(Reason::InputMissing(_))) {
@@ -160,6 +175,14 @@ pub fn run(
     ui: &Ui,
     device: &str,
 ) -> Result<Vec<Outcome>> {
+    let ctx = Ctx {
+        workdir: p.workdir.clone(),
+        device: crate::device::parse_device(device)?,
+        device_name: device.to_string(),
+        progress: ui.progress(),
+        stop: crate::jobs::stop_flag(),
+        say_to: Say::Stderr,
+    };
     let (order, forced) = select(p, opts)?;
     if !opts.dry_run {
         check_inputs(p, &order)?;
@@ -172,11 +195,8 @@ pub fn run(
         lock: Lock::load(&Lock::path_for(&p.file))?,
         state_path: State::path_for(&p.file),
         state: State::load(&State::path_for(&p.file)),
-        ctx: StageContext {
-            workdir: p.workdir.clone(),
-            device: device.to_string(),
-            progress: ui.progress(),
-        },
+        ctx,
+        ignore_code_changes: opts.ignore_code_changes,
     };
     let m = order.len();
     let mut outcomes = Vec::with_capacity(m);
@@ -264,7 +284,8 @@ struct Run<'a> {
     lock: Lock,
     state_path: PathBuf,
     state: State,
-    ctx: StageContext,
+    ctx: Ctx,
+    ignore_code_changes: bool,
 }
 
 impl Run<'_> {
@@ -283,9 +304,14 @@ impl Run<'_> {
             return Ok((Some(Reason::Forced), deps));
         }
         let hashes = &mut self.state.hashes;
-        let mut reason = own_reason(s, self.lock.stages.get(&s.name), &deps, || {
-            hash_all(&s.outs, workdir, hashes)
-        })?;
+        let code = code_of(self.registry, s, self.ignore_code_changes);
+        let mut reason = own_reason(
+            s,
+            self.lock.stages.get(&s.name),
+            code.as_deref(),
+            &deps,
+            || hash_all(&s.outs, workdir, hashes),
+        )?;
         if matches!(reason, None | Some(Reason::InputMissing(_))) {
             if let Some(&u) = self.p.graph.upstream[i]
                 .iter()
@@ -315,7 +341,8 @@ impl Run<'_> {
             );
         }
         let spec = kind.spec();
-        let fingerprint = fingerprint(s, deps);
+        let code = kind.code();
+        let fingerprint = fingerprint(s, &code, deps);
         let resume = spec.resumable
             && self.state.attempts.get(&s.name) == Some(&fingerprint)
             && s.outs.iter().any(|o| self.ctx.path(o).exists());
@@ -359,6 +386,7 @@ impl Run<'_> {
             bail!("the stage finished without writing its output `{path}`");
         }
         let entry = LockEntry {
+            code,
             deps: flatten(deps),
             kind: s.kind.clone(),
             outs: flatten(&outs),
@@ -367,7 +395,7 @@ impl Run<'_> {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
-            version: TOOL_VERSION.to_string(),
+            version: None,
         };
         self.lock.stages.insert(s.name.clone(), entry);
         self.lock.save(&self.lock_path)?;
@@ -378,18 +406,15 @@ impl Run<'_> {
     }
 }
 
-/// Identifies an attempt: the same fingerprint means the same kind, version, parameters,
-/// inputs and outputs, so a resumable stage may continue from what the attempt left.
-fn fingerprint(s: &ResolvedStage, deps: &Hashes) -> String {
+/// Identifies an attempt: the same fingerprint means the same kind, code, parameters, inputs
+/// and outputs, so a resumable stage may continue from what the attempt left.
+fn fingerprint(s: &ResolvedStage, code: &str, deps: &Hashes) -> String {
     let params: toml::Table = s
         .params
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let text = format!(
-        "{}\n{TOOL_VERSION}\n{params}\n{deps:?}\n{:?}",
-        s.kind, s.outs
-    );
+    let text = format!("{}\n{code}\n{params}\n{deps:?}\n{:?}", s.kind, s.outs);
     blake3::hash(text.as_bytes()).to_hex().to_string()
 }
 

@@ -222,7 +222,7 @@ impl Pipeline {
                 name: inst.name,
             };
             let kind = registry.get(kind_name).expect("kind checked in check_def");
-            kind.check(&stage).map_err(|e| {
+            kind.check(&stage, &workdir).map_err(|e| {
                 // The `ResolvedStage` getters already name the place.
                 let e = format!("{e:#}");
                 match e.starts_with(&stage.origin) {
@@ -287,23 +287,17 @@ fn check_def(
     }
     for key in d.keys.keys() {
         if !RESERVED.contains(&key.as_str()) && !spec.allows(key) {
-            let mut allowed: Vec<&str> =
-                spec.required.iter().chain(spec.optional).copied().collect();
-            allowed.sort_unstable();
+            let allowed = spec.names();
             bail!(
                 "{}: unknown key `{key}` for kind `{kind}` (parameters: {}; reserved: {})",
                 at(d, Some(key)),
-                if allowed.is_empty() {
-                    "none".to_string()
-                } else {
-                    allowed.join(", ")
-                },
+                if allowed.is_empty() { "none" } else { &allowed },
                 RESERVED.join(", ")
             );
         }
     }
-    for key in spec.required {
-        if !d.keys.contains_key(*key) {
+    for key in spec.required() {
+        if !d.keys.contains_key(key) {
             bail!(
                 "{}: missing parameter `{key}` (required by kind `{kind}`)",
                 at(d, None)

@@ -1,5 +1,6 @@
 //! [`ResolvedStage`]: one stage after `foreach` expansion and `${...}` resolution, the value a
-//! stage kind's `run` receives, with typed parameter getters whose errors name the stage.
+//! stage kind's `run` receives (job kinds parse its parameters as their arguments; the test
+//! kinds use the typed getters here, whose errors name the stage).
 
 use anyhow::{anyhow, bail, Result};
 use serde::de::DeserializeOwned;
@@ -30,6 +31,20 @@ pub struct ResolvedStage {
 }
 
 impl ResolvedStage {
+    /// The stage's only output; an error when it declares none or several.
+    pub fn out(&self) -> Result<&str> {
+        match self.outs.as_slice() {
+            [one] => Ok(one),
+            outs => bail!(
+                "{}: stage `{}` (kind `{}`) needs exactly one output in `outs`, found {}",
+                self.origin,
+                self.name,
+                self.kind,
+                outs.len()
+            ),
+        }
+    }
+
     /// Parameter `key` converted to `T`; an error when absent or of the wrong type.
     pub fn param<T: DeserializeOwned>(&self, key: &str) -> Result<T> {
         let v = self.params.get(key).ok_or_else(|| {
@@ -61,20 +76,6 @@ impl ResolvedStage {
         Value::Table(table)
             .try_into()
             .map_err(|e| anyhow!("{}: stage `{}`: {}", self.origin, self.name, one_line(&e)))
-    }
-
-    /// The stage's only output; an error when it declares none or several.
-    pub fn out(&self) -> Result<&str> {
-        match self.outs.as_slice() {
-            [one] => Ok(one),
-            outs => bail!(
-                "{}: stage `{}` (kind `{}`) needs exactly one output in `outs`, found {}",
-                self.origin,
-                self.name,
-                self.kind,
-                outs.len()
-            ),
-        }
     }
 
     fn convert<T: DeserializeOwned>(&self, key: &str, v: &Value) -> Result<T> {

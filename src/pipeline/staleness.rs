@@ -1,7 +1,7 @@
 //! Why a stage must run: comparing a stage with its lock entry and the files on disk.
 
 use super::hash::{hash_path, HashCache};
-use super::lock::{LockEntry, TOOL_VERSION};
+use super::lock::LockEntry;
 use super::stage::ResolvedStage;
 use anyhow::Result;
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,8 +21,8 @@ pub enum Reason {
     NeverRun,
     /// `kind` differs from the lock's.
     KindChanged { old: String, new: String },
-    /// The tool version differs from the lock's.
-    VersionChanged { old: String },
+    /// The code that computes the kind differs from the code that computed the stage.
+    CodeChanged { old: String, new: String },
     /// A parameter was added, removed or changed.
     ParamChanged {
         key: String,
@@ -56,9 +56,11 @@ impl fmt::Display for Reason {
             Reason::Forced => write!(f, "forced"),
             Reason::NeverRun => write!(f, "never run"),
             Reason::KindChanged { old, new } => write!(f, "kind changed: {old} -> {new}"),
-            Reason::VersionChanged { old } => {
-                write!(f, "tinybert version changed: {old} -> {TOOL_VERSION}")
-            }
+            Reason::CodeChanged { old, new } => write!(
+                f,
+                "code changed (code id {} -> {new}; --ignore-code-changes keeps the results)",
+                if old.is_empty() { "(none)" } else { old }
+            ),
             Reason::ParamChanged { key, old, new } => {
                 write!(
                     f,
@@ -88,11 +90,13 @@ pub fn hash_all(paths: &[String], workdir: &Path, cache: &mut HashCache) -> Resu
         .collect()
 }
 
-/// Why `stage` must run given its lock `entry` and current input hashes `deps`, or `None` when
-/// it is up to date. Outputs are hashed (by `outs`) only when everything else matches.
+/// Why `stage` must run given its lock `entry`, the current `code` id of its kind (`None`:
+/// code changes are ignored) and current input hashes `deps`, or `None` when it is up to date.
+/// Outputs are hashed (by `outs`) only when everything else matches.
 pub fn own_reason(
     stage: &ResolvedStage,
     entry: Option<&LockEntry>,
+    code: Option<&str>,
     deps: &Hashes,
     outs: impl FnOnce() -> Result<Hashes>,
 ) -> Result<Option<Reason>> {
@@ -105,9 +109,10 @@ pub fn own_reason(
             new: stage.kind.clone(),
         }));
     }
-    if e.version != TOOL_VERSION {
-        return Ok(Some(Reason::VersionChanged {
-            old: e.version.clone(),
+    if let Some(code) = code.filter(|c| *c != e.code) {
+        return Ok(Some(Reason::CodeChanged {
+            old: e.code.clone(),
+            new: code.to_string(),
         }));
     }
     let keys: BTreeSet<&String> = e.params.keys().chain(stage.params.keys()).collect();

@@ -1,14 +1,29 @@
 //! Hidden stage kinds that exercise the runner: `__test-write`, `__test-fail` and the resumable
-//! `__test-steps`. The binary registers them only when `TINYBERT_TEST_KINDS=1` (the integration
-//! tests set it); unit tests register them directly. They are not for pipeline files.
+//! `__test-steps`. They exist only in test builds (the `test-hooks` feature), where the binary
+//! registers them when `TINYBERT_TEST_KINDS=1` (the integration tests set it); unit tests
+//! register them directly. They are not for pipeline files.
 
 use super::fsutil::write_atomic;
-use super::registry::{KindSpec, Registry, StageContext, StageKind};
+use super::registry::{KindSpec, Registry, StageKind};
 use super::stage::ResolvedStage;
+use crate::jobs::Ctx;
 use anyhow::{bail, Context, Result};
 use indicatif::ProgressBar;
 use serde::Deserialize;
 use std::time::Duration;
+
+/// Set to `1` to register the test kinds.
+pub const ENV: &str = "TINYBERT_TEST_KINDS";
+
+/// The parameter list of a test kind.
+fn params(required: &[&str], optional: &[&str]) -> Vec<(String, bool, String)> {
+    let p = |r: bool| move |k: &&str| (k.to_string(), r, String::new());
+    required
+        .iter()
+        .map(p(true))
+        .chain(optional.iter().map(p(false)))
+        .collect()
+}
 
 /// Adds the test kinds to `r`.
 pub fn register(r: &mut Registry) {
@@ -17,7 +32,7 @@ pub fn register(r: &mut Registry) {
 
 /// The text a test stage writes: its `text`, then each input file's content (a folder: its
 /// sorted entry names), so outputs change exactly when the text or an input changes.
-fn content(stage: &ResolvedStage, ctx: &StageContext, text: &str) -> Result<String> {
+fn content(stage: &ResolvedStage, ctx: &Ctx, text: &str) -> Result<String> {
     let mut body = format!("{text}\n");
     for d in &stage.deps {
         let p = ctx.path(d);
@@ -45,16 +60,19 @@ impl StageKind for WriteKind {
     fn spec(&self) -> KindSpec {
         KindSpec {
             name: "__test-write",
-            required: &["text"],
-            optional: &["note", "with_device"],
+            params: params(&["text"], &["note", "with_device"]),
             resumable: false,
         }
     }
 
-    fn run(&self, stage: &ResolvedStage, ctx: &StageContext) -> Result<()> {
+    fn code(&self) -> String {
+        "test".into()
+    }
+
+    fn run(&self, stage: &ResolvedStage, ctx: &Ctx) -> Result<()> {
         let mut body = content(stage, ctx, &stage.param::<String>("text")?)?;
         if stage.param_or("with_device", false)? {
-            body.push_str(&format!("device={}\n", ctx.device));
+            body.push_str(&format!("device={}\n", ctx.device_name));
         }
         for o in &stage.outs {
             std::fs::write(ctx.path(o), &body)?;
@@ -70,13 +88,16 @@ impl StageKind for FailKind {
     fn spec(&self) -> KindSpec {
         KindSpec {
             name: "__test-fail",
-            required: &[],
-            optional: &["message", "panic"],
+            params: params(&[], &["message", "panic"]),
             resumable: false,
         }
     }
 
-    fn run(&self, stage: &ResolvedStage, ctx: &StageContext) -> Result<()> {
+    fn code(&self) -> String {
+        "test".into()
+    }
+
+    fn run(&self, stage: &ResolvedStage, ctx: &Ctx) -> Result<()> {
         for o in &stage.outs {
             std::fs::write(ctx.path(o), "partial")?;
         }
@@ -105,20 +126,23 @@ impl StageKind for StepsKind {
     fn spec(&self) -> KindSpec {
         KindSpec {
             name: "__test-steps",
-            required: &["steps"],
-            optional: &["step_ms"],
+            params: params(&["steps"], &["step_ms"]),
             resumable: true,
         }
     }
 
-    fn check(&self, stage: &ResolvedStage) -> Result<()> {
+    fn check(&self, stage: &ResolvedStage, _workdir: &std::path::Path) -> Result<()> {
         if stage.config::<StepsConfig>()?.steps == 0 {
             bail!("`steps` must be at least 1");
         }
         Ok(())
     }
 
-    fn run(&self, stage: &ResolvedStage, ctx: &StageContext) -> Result<()> {
+    fn code(&self) -> String {
+        "test".into()
+    }
+
+    fn run(&self, stage: &ResolvedStage, ctx: &Ctx) -> Result<()> {
         let cfg: StepsConfig = stage.config()?;
         let dir = ctx.path(stage.out()?);
         std::fs::create_dir_all(&dir)?;

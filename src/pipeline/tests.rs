@@ -119,8 +119,45 @@ fn second_run_reports_every_stage_up_to_date() {
     let second = f.run(&[]);
     assert_eq!(with(&second, &Status::UpToDate).len(), 4, "{second:?}");
     let p = f.load(&[]).unwrap();
-    assert!(status(&p).unwrap().iter().all(|(_, r)| r.is_none()));
+    assert!(status(&p, &registry(), false)
+        .unwrap()
+        .iter()
+        .all(|(_, r)| r.is_none()));
     assert_eq!(f.locked(), ["base", "left", "report", "right"]);
+}
+
+#[test]
+fn a_stage_computed_by_other_code_is_stale_unless_code_changes_are_ignored() {
+    let f = Fixture::new(DIAMOND);
+    f.run(&[]);
+    // As if `left` had been computed by another build of its kind.
+    let lock_path = Lock::path_for(&f.file);
+    let mut lock = Lock::load(&lock_path).unwrap();
+    lock.stages.get_mut("left").unwrap().code = "0000000000000000".into();
+    lock.save(&lock_path).unwrap();
+    let p = f.load(&[]).unwrap();
+    let rows = status(&p, &registry(), false).unwrap();
+    let reason = |name: &str| rows.iter().find(|(n, _)| n == name).unwrap().1.clone();
+    let left = reason("left").expect("left is stale").to_string();
+    assert!(
+        left.starts_with("code changed (code id 0000000000000000 -> test"),
+        "{left}"
+    );
+    assert!(matches!(reason("report"), Some(Reason::Upstream(_))));
+    assert_eq!(reason("base"), None);
+    let kept = status(&p, &registry(), true).unwrap();
+    assert!(kept.iter().all(|(_, r)| r.is_none()), "{kept:?}");
+    let opts = RunOptions {
+        ignore_code_changes: true,
+        ..RunOptions::default()
+    };
+    assert_eq!(
+        with(&f.run_with(&[], opts), &Status::Ran),
+        Vec::<String>::new()
+    );
+    assert_eq!(with(&f.run(&[]), &Status::Ran), ["left", "report"]);
+    let relocked = Lock::load(&lock_path).unwrap();
+    assert_eq!(relocked.stages["left"].code, "test");
 }
 
 #[test]
@@ -133,7 +170,7 @@ fn changing_one_parameter_reruns_exactly_the_affected_stages() {
     assert_eq!(with(&out, &Status::UpToDate), ["base", "right"]);
     // The dry run and status name the parameter and the upstream stage.
     let p = f.load(&["base=B", "left=L"]).unwrap();
-    let rows = status(&p).unwrap();
+    let rows = status(&p, &registry(), false).unwrap();
     assert!(
         matches!(&rows[0].1, Some(Reason::ParamChanged { key, .. }) if key == "text"),
         "{rows:?}"
@@ -175,7 +212,7 @@ outs = ["out/gen"]
     std::fs::write(f.path("out/gen/stray.txt"), "x").unwrap();
     let p = f.load(&[]).unwrap();
     assert_eq!(
-        status(&p).unwrap()[0].1,
+        status(&p, &registry(), false).unwrap()[0].1,
         Some(Reason::OutputChanged("out/gen".into()))
     );
     assert_eq!(with(&f.run(&[]), &Status::Ran), ["gen"]);
@@ -191,7 +228,7 @@ outs = ["out/gen"]
     std::fs::remove_dir_all(f.path("out/gen")).unwrap();
     let p = f.load(&[]).unwrap();
     assert_eq!(
-        status(&p).unwrap()[0].1,
+        status(&p, &registry(), false).unwrap()[0].1,
         Some(Reason::OutputMissing("out/gen".into()))
     );
 }

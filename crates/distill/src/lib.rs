@@ -16,3 +16,7 @@ pub use error::{Error, Result};
 pub use losses::{Compat, LossWeights};
 pub use mapping::LayerMapping;
 pub use optim::{BertAdam, BertAdamConfig, Schedule};
+
+/// Whether this build has the test hooks (the `test-hooks` feature, enabled for the workspace's
+/// tests only): fault injection here, test stage kinds in the binary.
+pub const TEST_HOOKS: bool = cfg!(feature = "test-hooks");

@@ -14,7 +14,7 @@
 //! the machine is awaited idle (as the references' `--wait-idle`), and each row records how busy
 //! other processes kept the machine meanwhile.
 
-use super::common::{peak_rss_mb, write_results};
+use crate::jobs::measure::{peak_rss_mb, write_results};
 use crate::GlobalArgs;
 use anyhow::{bail, Context, Result};
 use clap::Args;

@@ -3,7 +3,7 @@
 //! trainers' own objectives and BertAdam, next to the PyTorch reference run in the same
 //! invocation.
 
-use super::common::{median, run_reference, time_ms, write_results, REFERENCE_SCRIPT};
+use crate::jobs::measure::{median, run_reference, time_ms, write_results, REFERENCE_SCRIPT};
 use crate::GlobalArgs;
 use anyhow::Result;
 use candle_core::Device;
@@ -164,7 +164,7 @@ pub fn run(a: DistillArgs, g: &GlobalArgs) -> Result<()> {
         rows.push(json!({
             "name": name, "impl": "tinybert", "batch": a.batch, "seq": a.seq,
             "ms_per_step_median": ms, "examples_per_s": a.batch as f64 / (ms / 1e3),
-            "peak_rss_mb": super::common::peak_rss_mb(), "times_ms": times,
+            "peak_rss_mb": crate::jobs::measure::peak_rss_mb(), "times_ms": times,
         }));
     }
     if a.pytorch != "none" {

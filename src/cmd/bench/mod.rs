@@ -5,17 +5,15 @@ use crate::GlobalArgs;
 use anyhow::Result;
 use clap::Subcommand;
 
-pub mod common;
 pub mod data;
 pub mod distill;
-pub mod inference;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Corpus pre-generation and task augmentation speed vs the Python references.
     Data(data::DataArgs),
     /// Forward latency/throughput of models (folders, or presets with random weights).
-    Inference(inference::InferenceArgs),
+    Inference(crate::jobs::bench::Bench),
     /// One general- and one prediction-distillation step (trainer code path) vs PyTorch.
     Distill(distill::DistillArgs),
 }
@@ -23,7 +21,7 @@ pub enum BenchCommand {
 pub fn run(cmd: BenchCommand, g: &GlobalArgs) -> Result<()> {
     match cmd {
         BenchCommand::Data(a) => data::run(a, g),
-        BenchCommand::Inference(a) => inference::run(a, g),
+        BenchCommand::Inference(j) => crate::jobs::run_cli(&j, &g.device),
         BenchCommand::Distill(a) => distill::run(a, g),
     }
 }

@@ -1,5 +1,5 @@
-//! Shared benchmark plumbing: timing, peak memory, synthetic batches, and running the PyTorch
-//! reference script.
+//! Benchmark plumbing shared by `bench` and the command line's distillation and data
+//! benchmarks: timing, peak memory, synthetic batches, and running the PyTorch reference script.
 
 use anyhow::{bail, Context, Result};
 use candle_core::{Device, Tensor};

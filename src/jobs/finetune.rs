@@ -1,0 +1,98 @@
+//! `finetune` (`tinybert finetune`): plain fine-tuning with the ReLU classifier head on gold
+//! labels ([`tinybert_distill::train::finetune`]): the teacher, and the students of the "no
+//! distillation" baselines. The best dev checkpoint is kept when `dev` is given.
+//!
+//! ```toml
+//! [stages.teacher]
+//! kind = "finetune"
+//! foreach = "${params.tasks}"
+//! model = "models/bert-base-uncased"      # a folder or hub id
+//! data = "${stages.glue@${item}.out}/train"   # tokenised training set (from `glue`)
+//! dev = "${stages.glue@${item}.out}/dev"      # optional: evaluation and best checkpoint
+//! label = "BERT-base (teacher)"            # the model's name in summary.json and reports
+//! epochs = 3                               # trainer parameters over the paper's defaults
+//! learning_rate = 2e-5
+//! outs = ["runs/teacher/${item}"]
+//! ```
+
+use super::train::{checked_task, TrainArgs, Training};
+use super::values::task;
+use super::{Ctx, Input, Job};
+use anyhow::{Context, Result};
+use clap::Args;
+use tinybert_data::Task;
+use tinybert_distill::train::{finetune, TaskData};
+use tinybert_distill::FinetuneConfig;
+
+/// Fine-tune a model on a task with the ReLU classifier head.
+#[derive(Debug, Args)]
+pub struct Finetune {
+    /// The model: a folder or hub id.
+    #[arg(long)]
+    pub model: String,
+    /// The task; default: the one the training set records (a different one is an error).
+    #[arg(long, value_parser = task)]
+    pub task: Option<Task>,
+    /// Tokenised training set.
+    #[arg(long)]
+    pub data: String,
+    /// Tokenised dev set: evaluation during training, the best checkpoint is kept.
+    #[arg(long)]
+    pub dev: Option<String>,
+    /// The model's name in summary.json and reports.
+    #[arg(long, default_value = "fine-tuned")]
+    pub label: String,
+    #[command(flatten)]
+    pub train: TrainArgs,
+    /// CPU threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Output folder: the fine-tuned model (a Hugging Face folder) and the run files.
+    #[arg(long)]
+    pub output: String,
+}
+
+impl Job for Finetune {
+    const KIND: &'static str = "finetune";
+    const RESUMABLE: bool = true;
+
+    fn inputs(&self) -> Vec<Input<'_>> {
+        let mut v = vec![
+            Input::Model("model", &self.model),
+            Input::Path("data", &self.data),
+        ];
+        if let Some(d) = &self.dev {
+            v.push(Input::Path("dev", d));
+        }
+        v
+    }
+
+    fn threads(&self) -> Option<usize> {
+        self.threads
+    }
+
+    fn run(&self, ctx: &Ctx) -> Result<()> {
+        let model = ctx.model(&self.model)?;
+        let data = TaskData {
+            train: ctx.path(&self.data),
+            dev: self.dev.as_ref().map(|d| ctx.path(d)),
+        };
+        let task = checked_task(&data.train, self.task)?;
+        let cfg = FinetuneConfig {
+            train: self.train.config(&FinetuneConfig::default().train),
+        };
+        let out = ctx.path(&self.output);
+        let label = format!("{task} fine-tuning");
+        let training = Training::new(ctx, &label, &out, &self.train)?;
+        let r = finetune(
+            &model,
+            &data,
+            &cfg,
+            &self.label,
+            &ctx.device,
+            &training.options(ctx),
+        )
+        .with_context(|| format!("fine-tuning {} on {task}", model.display()))?;
+        training.finish(ctx, &label, &r)
+    }
+}

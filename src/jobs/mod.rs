@@ -1,0 +1,212 @@
+//! Jobs: one typed definition of every operation, shared by the command line and the pipeline.
+//!
+//! A job is a struct deriving `clap::Args`: its fields are the operation's parameters, with their
+//! types, defaults, value checks (`value_parser`) and help text, declared once. The two doors
+//! into it parse the same declaration:
+//! - the command line (`tinybert finetune --model M --epochs 2 ...`) through clap directly;
+//! - a pipeline stage (`kind = "finetune"`, `model = "M"`, `epochs = 2`) through
+//!   [`argv::stage_args`], which turns the stage's table into the same flags (the stage's single
+//!   `outs` entry becomes `--output`), so defaults, types, ranges, required keys and unknown keys
+//!   behave exactly as on the command line.
+//!
+//! Both then call [`execute`]: the job's [`Job::validate`] (checks between parameters), its
+//! thread count, and [`Job::run`], which owns the progress bars, Ctrl-C, the result line and
+//! `summary.json`. A kind's parameter list (`tinybert kinds`, errors) is clap's list of the job's
+//! arguments.
+//!
+//! | kind | job | what it runs | resumable |
+//! |---|---|---|---|
+//! | `demo-data` | [`demo::DemoData`] | the quickstart's synthetic corpus, task, vocabulary, vectors | no |
+//! | `corpus` | [`corpus::Corpus`] | text -> pre-training instances | no |
+//! | `glue` | [`glue::Glue`] | GLUE splits -> tokenised datasets | no |
+//! | `mlm-head` | [`mlm_head::MlmHead`] | masked-LM head fitting, or pre-training a fresh model | yes |
+//! | `general-distill` | [`general::GeneralDistill`] | general distillation (SPEC §4) | yes |
+//! | `finetune` | [`finetune::Finetune`] | fine-tuning on gold labels | yes |
+//! | `augment` | [`augment::Augment`] | data augmentation (SPEC §5) | yes |
+//! | `task-distill` | [`task::TaskDistill`] | task-specific distillation, one phase (SPEC §6) | yes |
+//! | `eval` | [`eval::Eval`] | a model on a GLUE split, `summary.json` for reports | no |
+//! | `bench` | [`bench::Bench`] | inference latency and speed-up | no |
+//! | `report` | [`report::Report`] | the paper's tables with our runs | no |
+
+pub mod argv;
+pub mod augment;
+pub mod bench;
+pub mod corpus;
+pub mod demo;
+pub mod eval;
+pub mod finetune;
+pub mod general;
+pub mod glue;
+pub mod measure;
+pub mod mlm_head;
+pub mod report;
+pub mod task;
+pub mod train;
+pub mod values;
+
+use anyhow::{bail, Context, Result};
+use candle_core::Device;
+use indicatif::MultiProgress;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+/// One operation: its parameters (the struct's fields, as clap arguments) and its work.
+pub trait Job: clap::Args + clap::FromArgMatches + std::fmt::Debug + Sync {
+    /// The pipeline stage kind (`kind = "..."`).
+    const KIND: &'static str;
+    /// Whether an interrupted run continues from what it left in its output (a trainer's
+    /// checkpoint, augmentation's finished chunks); otherwise a rerun starts from scratch.
+    const RESUMABLE: bool = false;
+
+    /// Checks between parameters (each value's own range is checked when it is parsed).
+    fn validate(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// The files and folders the job reads: a pipeline stage must list each among its inputs
+    /// (or read it from another stage's output), so the lock file sees it change.
+    fn inputs(&self) -> Vec<Input<'_>>;
+
+    /// CPU threads for the job's products (`None` or 0: every core).
+    fn threads(&self) -> Option<usize> {
+        None
+    }
+
+    /// Does the work, writing the job's output.
+    fn run(&self, ctx: &Ctx) -> Result<()>;
+}
+
+/// Something a job reads, named by its parameter.
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    /// A file or folder.
+    Path(&'static str, &'a str),
+    /// A model: a folder, or (when no such folder exists) a hub id or a preset name.
+    Model(&'static str, &'a str),
+}
+
+/// Where a job's result lines go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Say {
+    /// Standard output (the command line).
+    Stdout,
+    /// Standard error, above the runner's bars (a pipeline stage).
+    Stderr,
+}
+
+/// What a running job gets from the door it came through.
+pub struct Ctx {
+    /// Relative paths are relative to this folder (empty: the current directory).
+    pub workdir: PathBuf,
+    /// The compute device (`--device`).
+    pub device: Device,
+    /// The `--device` text, recorded by benchmarks.
+    pub device_name: String,
+    /// Where jobs add their progress bars.
+    pub progress: MultiProgress,
+    /// Set by Ctrl-C: long jobs save what they have and stop.
+    pub stop: Arc<AtomicBool>,
+    /// Where [`Ctx::say`] prints.
+    pub say_to: Say,
+}
+
+impl Ctx {
+    /// The context of a command-line run: paths relative to the current directory.
+    pub fn cli(device_name: &str) -> Result<Self> {
+        Ok(Self {
+            workdir: PathBuf::new(),
+            device: crate::device::parse_device(device_name)?,
+            device_name: device_name.to_string(),
+            progress: crate::progress::multi().clone(),
+            stop: stop_flag(),
+            say_to: Say::Stdout,
+        })
+    }
+
+    /// A job's path parameter as a path to open.
+    pub fn path(&self, p: impl AsRef<Path>) -> PathBuf {
+        self.workdir.join(p)
+    }
+
+    /// A model parameter: a folder (relative to the working directory), or a hub id such as
+    /// `bert-base-uncased`, resolved from the local hub cache (downloaded if needed) when no
+    /// such folder exists.
+    pub fn model(&self, spec: &str) -> Result<PathBuf> {
+        let path = self.path(spec);
+        if path.exists() {
+            return Ok(path);
+        }
+        if looks_like_path(spec) {
+            bail!("no model folder {}", path.display());
+        }
+        tinybert_model::resolve_model(spec).with_context(|| format!("model `{spec}`"))
+    }
+
+    /// Prints a result line (above the progress bars).
+    pub fn say(&self, text: &str) {
+        match self.say_to {
+            Say::Stdout => self.progress.suspend(|| println!("{text}")),
+            Say::Stderr => self.progress.suspend(|| eprintln!("{text}")),
+        }
+    }
+}
+
+/// A model name that can only be a local path (it starts with `.` or `/`, or has more than
+/// one `/`); `org/name` and bare names may be hub ids.
+pub fn looks_like_path(spec: &str) -> bool {
+    spec.starts_with('.') || spec.starts_with('/') || spec.matches('/').count() > 1
+}
+
+/// Runs `job` through either door: validation, its thread pool, its work.
+pub fn execute<J: Job>(job: &J, ctx: &Ctx) -> Result<()> {
+    job.validate()?;
+    match job.threads().filter(|&n| n > 0) {
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .context("cannot start the thread pool")?
+            .install(|| job.run(ctx)),
+        None => job.run(ctx),
+    }
+}
+
+/// Runs `job` from the command line (`--device` from the global options).
+pub fn run_cli<J: Job>(job: &J, device: &str) -> Result<()> {
+    execute(job, &Ctx::cli(device)?)
+}
+
+/// The process's one Ctrl-C flag: the first Ctrl-C sets it (jobs save a checkpoint or their
+/// finished chunks and stop), the second exits at once with status 130.
+pub fn stop_flag() -> Arc<AtomicBool> {
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    FLAG.get_or_init(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        let f = flag.clone();
+        if let Err(e) = ctrlc::set_handler(move || {
+            if f.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!("\ninterrupt: saving progress, then stopping (Ctrl-C again to quit now)");
+        }) {
+            tracing::warn!("cannot install the Ctrl-C handler: {e}");
+        }
+        flag
+    })
+    .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_names_that_can_only_be_paths_are_told_from_hub_ids() {
+        for p in ["./m", "/abs/m", "runs/a/b", "../m"] {
+            assert!(looks_like_path(p), "{p}");
+        }
+        for id in ["bert-base-uncased", "google/bert_uncased_L-4_H-312_A-12"] {
+            assert!(!looks_like_path(id), "{id}");
+        }
+    }
+}

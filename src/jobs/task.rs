@@ -1,0 +1,162 @@
+//! `task-distill` (`tinybert distill task`): task-specific distillation (SPEC §6;
+//! [`tinybert_distill::train::task_distill`]), one phase per run. The defaults are the paper's
+//! for the phase and the training set's task ([`TaskDistillConfig::for_phase`]).
+//!
+//! ```toml
+//! [stages.td-inter]
+//! kind = "task-distill"
+//! foreach = "${params.tasks}"
+//! phase = "intermediate"                   # L_attn + L_hidn; or "prediction": L_pred
+//! teacher = "${stages.teacher@${item}.out}"    # the fine-tuned teacher
+//! student = "${stages.general.out}"        # general-distilled student (or phase 1's output),
+//!                                          # or a fresh one's shape (the "w/o GD" ablation):
+//! # student = { layers = 4, hidden = 312, heads = 12, ffn = 1200 }
+//! data = "${stages.augment@${item}.out}"   # the (augmented) training set
+//! regression_data = "${stages.glue@${item}.out}/train"   # optional: STS-B's prediction
+//!                                          # phase trains on the original set (SPEC §6)
+//! dev = "${stages.glue@${item}.out}/dev"   # optional; the prediction phase keeps the best
+//! label = "TinyBERT"                       # the model's name in summary.json and reports
+//! cache_teacher = false                    # prediction: compute teacher logits once
+//! epochs = 10                              # trainer and loss parameters over the defaults
+//! outs = ["runs/td-inter/${item}"]
+//! ```
+
+use super::train::{checked_task, init_model, LossArgs, TrainArgs, Training};
+use super::values::{model_spec, task, ModelSpec};
+use super::{Ctx, Input, Job};
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use tinybert_data::Task;
+use tinybert_distill::train::{task_distill, TaskData};
+use tinybert_distill::{Phase, TaskDistillConfig};
+
+/// Task-specific distillation, intermediate or prediction phase.
+#[derive(Debug, Args)]
+pub struct TaskDistill {
+    /// The fine-tuned teacher: a folder or hub id.
+    #[arg(long)]
+    pub teacher: String,
+    /// The student: the general-distilled model (or the intermediate phase's output), or a
+    /// fresh model's shape `{"layers":4,"hidden":312,"heads":12,"ffn":1200}`.
+    #[arg(long, value_parser = model_spec)]
+    pub student: ModelSpec,
+    /// The task; default: the one the training set records (a different one is an error).
+    #[arg(long, value_parser = task)]
+    pub task: Option<Task>,
+    /// intermediate (L_attn + L_hidn) or prediction (L_pred).
+    #[arg(long, value_enum)]
+    pub phase: PhaseArg,
+    /// Tokenised (augmented) training set.
+    #[arg(long)]
+    pub data: String,
+    /// Regression tasks (STS-B): the prediction phase trains on this original training set.
+    #[arg(long)]
+    pub regression_data: Option<String>,
+    /// Tokenised dev set (the prediction phase keeps the best dev checkpoint).
+    #[arg(long)]
+    pub dev: Option<String>,
+    /// The model's name in summary.json and reports.
+    #[arg(long, default_value = "TinyBERT")]
+    pub label: String,
+    /// Compute the teacher's logits once and reuse them every epoch (prediction phase).
+    #[arg(long)]
+    pub cache_teacher: bool,
+    #[command(flatten)]
+    pub train: TrainArgs,
+    #[command(flatten)]
+    pub loss: LossArgs,
+    /// CPU threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Output folder: the student (a Hugging Face folder) and the run files.
+    #[arg(long)]
+    pub output: String,
+}
+
+/// The phase as a command-line value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PhaseArg {
+    Intermediate,
+    Prediction,
+}
+
+impl From<PhaseArg> for Phase {
+    fn from(p: PhaseArg) -> Self {
+        match p {
+            PhaseArg::Intermediate => Phase::Intermediate,
+            PhaseArg::Prediction => Phase::Prediction,
+        }
+    }
+}
+
+impl Job for TaskDistill {
+    const KIND: &'static str = "task-distill";
+    const RESUMABLE: bool = true;
+
+    fn inputs(&self) -> Vec<Input<'_>> {
+        let mut v = vec![
+            Input::Model("teacher", &self.teacher),
+            Input::Path("data", &self.data),
+        ];
+        if let Some(s) = self.student.name() {
+            v.push(Input::Path("student", s));
+        }
+        for (key, p) in [
+            ("regression_data", &self.regression_data),
+            ("dev", &self.dev),
+        ] {
+            if let Some(p) = p {
+                v.push(Input::Path(key, p));
+            }
+        }
+        v
+    }
+
+    fn threads(&self) -> Option<usize> {
+        self.threads
+    }
+
+    fn run(&self, ctx: &Ctx) -> Result<()> {
+        let teacher = ctx.model(&self.teacher)?;
+        let train = ctx.path(&self.data);
+        let task = checked_task(&train, self.task)?;
+        let phase = Phase::from(self.phase);
+        let d = TaskDistillConfig::for_phase(phase, Some(task.name()));
+        let cfg = TaskDistillConfig {
+            train: self.train.config(&d.train),
+            loss: self.loss.config(&d.loss),
+            cache_teacher: self.cache_teacher,
+            ..d
+        };
+        let data = TaskData {
+            train: match (&self.regression_data, task.is_regression(), phase) {
+                (Some(r), true, Phase::Prediction) => ctx.path(r),
+                _ => train,
+            },
+            dev: self.dev.as_ref().map(|d| ctx.path(d)),
+        };
+        let out = ctx.path(&self.output);
+        let student = match &self.student {
+            ModelSpec::Named(s) => ctx.path(s),
+            ModelSpec::Shape(shape) => {
+                let dir = out.join("init");
+                init_model(shape, &teacher, cfg.train.seed, &dir)
+                    .context("student: the fresh model")?;
+                dir
+            }
+        };
+        let label = format!("{task} {phase:?} distillation");
+        let training = Training::new(ctx, &label, &out, &self.train)?;
+        let r = task_distill(
+            &teacher,
+            &student,
+            &data,
+            &cfg,
+            &self.label,
+            &ctx.device,
+            &training.options(ctx),
+        )
+        .with_context(|| format!("{task} {phase:?} distillation"))?;
+        training.finish(ctx, &label, &r)
+    }
+}

@@ -1,0 +1,340 @@
+//! What the training jobs share: the trainer parameters ([`TrainArgs`], [`LossArgs`]), set over
+//! each stage's paper defaults, and the run plumbing ([`Training`]: progress bar, Ctrl-C,
+//! resuming from `checkpoint/`, the result line, removing the checkpoint after success).
+
+use super::values::Shape;
+use super::values::{positive, positive_number, probability};
+use super::Ctx;
+use crate::progress::TrainBar;
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Args;
+use std::path::{Path, PathBuf};
+use tinybert_data::parquet_io::{dataset_files, read_meta};
+use tinybert_data::Task;
+use tinybert_distill::train::checkpoint::{CHECKPOINT_DIR, STATE_FILE};
+use tinybert_distill::train::{RunOptions, RunResult};
+use tinybert_distill::{Compat, LayerMapping, LossConfig, Schedule, TrainConfig};
+use tinybert_model::{load_tokenizer, FitDenseKind, Heads, Model, ModelOptions, Want};
+
+/// The trainer loop's parameters; unset ones keep the stage's paper defaults.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TrainArgs {
+    /// Passes over the training set.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Stop after this many optimizer steps (also the schedule's length; 0: no cap).
+    #[arg(long)]
+    pub max_steps: Option<usize>,
+    /// Examples per optimizer step.
+    #[arg(long, value_parser = positive)]
+    pub batch_size: Option<usize>,
+    /// Examples per forward pass (gradient accumulation up to the batch size).
+    #[arg(long, value_parser = positive)]
+    pub micro_batch_size: Option<usize>,
+    /// Peak learning rate.
+    #[arg(long, value_parser = positive_number)]
+    pub learning_rate: Option<f64>,
+    /// Warm-up share of the steps.
+    #[arg(long, value_parser = probability)]
+    pub warmup: Option<f64>,
+    /// Learning-rate schedule: warmup_linear or constant.
+    #[arg(long, value_parser = schedule)]
+    pub schedule: Option<Schedule>,
+    /// Decoupled weight decay (not applied to biases and LayerNorm).
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    /// Per-tensor gradient-norm clip (0: none).
+    #[arg(long)]
+    pub max_grad_norm: Option<f64>,
+    /// Seed of the data order, dropout and fresh weights.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// A resumable checkpoint every N optimizer steps (0: at the end of each epoch).
+    #[arg(long)]
+    pub save_every: Option<usize>,
+    /// A `metrics.jsonl` line every N optimizer steps.
+    #[arg(long, value_parser = positive)]
+    pub log_every: Option<usize>,
+    /// Dev evaluation every N optimizer steps (0: at the end of each epoch).
+    #[arg(long)]
+    pub eval_every: Option<usize>,
+    /// Keep `checkpoint/` (optimizer state, needed only to resume) after success.
+    #[arg(long)]
+    pub keep_checkpoint: bool,
+    /// Continue from this checkpoint (a run folder or its `checkpoint/`). Without it, a run
+    /// whose output folder holds a checkpoint continues from there.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+}
+
+/// `warmup_linear` (or `warmup-linear`) or `constant`.
+fn schedule(s: &str) -> Result<Schedule, String> {
+    match s {
+        "warmup_linear" | "warmup-linear" => Ok(Schedule::WarmupLinear),
+        "constant" => Ok(Schedule::Constant),
+        _ => Err("expected warmup_linear or constant".into()),
+    }
+}
+
+impl TrainArgs {
+    /// `defaults` with the parameters that are set.
+    pub fn config(&self, defaults: &TrainConfig) -> TrainConfig {
+        let mut t = defaults.clone();
+        let o = &mut t.optimizer;
+        for (src, dst) in [
+            (self.learning_rate, &mut o.lr),
+            (self.warmup, &mut o.warmup),
+            (self.weight_decay, &mut o.weight_decay),
+            (self.max_grad_norm, &mut o.max_grad_norm),
+        ] {
+            if let Some(v) = src {
+                *dst = v;
+            }
+        }
+        o.schedule = self.schedule.unwrap_or(o.schedule);
+        for (src, dst) in [
+            (self.epochs, &mut t.epochs),
+            (self.batch_size, &mut t.batch_size),
+            (self.save_every, &mut t.save_every),
+            (self.log_every, &mut t.log_every),
+            (self.eval_every, &mut t.eval_every),
+        ] {
+            if let Some(v) = src {
+                *dst = v;
+            }
+        }
+        t.seed = self.seed.unwrap_or(t.seed);
+        t.max_steps = match self.max_steps {
+            Some(0) => None,
+            set => set.or(t.max_steps),
+        };
+        t.micro_batch_size = self.micro_batch_size.or(t.micro_batch_size);
+        t
+    }
+}
+
+/// The distillation losses' options; unset ones keep the paper's.
+#[derive(Debug, Clone, Default, Args)]
+pub struct LossArgs {
+    /// Layer mapping: uniform, top, bottom, or the teacher layers, e.g. 2,4,6.
+    #[arg(long, value_parser = mapping)]
+    pub mapping: Option<LayerMapping>,
+    /// Weight of the embedding loss (0: the "w/o Embd" ablation).
+    #[arg(long)]
+    pub w_emb: Option<f64>,
+    /// Weight of the attention loss (0: "w/o Attn").
+    #[arg(long)]
+    pub w_attn: Option<f64>,
+    /// Weight of the hidden-state loss (0: "w/o Hidn").
+    #[arg(long)]
+    pub w_hidn: Option<f64>,
+    /// Weight of the prediction loss (0: "w/o Pred").
+    #[arg(long)]
+    pub w_pred: Option<f64>,
+    /// Softmax temperature of the prediction loss.
+    #[arg(long, value_parser = positive_number)]
+    pub temperature: Option<f64>,
+    /// Average the MSE losses over real tokens only (the reference includes padding).
+    #[arg(long)]
+    pub pad_masked: bool,
+    /// The reference code's soft cross-entropy (mean over batch and classes).
+    #[arg(long)]
+    pub compat_reference: bool,
+    /// Keep the teacher's dropout on while it produces targets (reference behaviour).
+    #[arg(long)]
+    pub teacher_dropout: bool,
+    /// A separate embedding projection (the paper's W_e) instead of one shared fit_dense.
+    #[arg(long)]
+    pub separate_embedding_fit: bool,
+}
+
+fn mapping(s: &str) -> Result<LayerMapping, String> {
+    LayerMapping::parse(s).map_err(|e| e.to_string())
+}
+
+impl LossArgs {
+    /// `defaults` with the options that are set.
+    pub fn config(&self, defaults: &LossConfig) -> LossConfig {
+        let mut l = defaults.clone();
+        if let Some(m) = &self.mapping {
+            l.mapping = m.clone();
+        }
+        let w = &mut l.weights;
+        for (src, dst) in [
+            (self.w_emb, &mut w.embedding),
+            (self.w_attn, &mut w.attention),
+            (self.w_hidn, &mut w.hidden),
+            (self.w_pred, &mut w.prediction),
+            (self.temperature, &mut l.temperature),
+        ] {
+            if let Some(v) = src {
+                *dst = v;
+            }
+        }
+        l.pad_masked |= self.pad_masked;
+        l.teacher_dropout |= self.teacher_dropout;
+        if self.compat_reference {
+            l.compat = Compat::Reference;
+        }
+        if self.separate_embedding_fit {
+            l.fit_dense = FitDenseKind::SeparateEmbedding;
+        }
+        l
+    }
+}
+
+/// One training run's plumbing: its bar, output folder and checkpoint handling.
+pub struct Training {
+    bar: TrainBar,
+    out: PathBuf,
+    resume: Option<PathBuf>,
+    keep: bool,
+}
+
+impl Training {
+    /// Creates the output folder `out` and a bar labelled `label`; the run resumes from
+    /// `args.resume`, or from a checkpoint an interrupted run left in `out`.
+    pub fn new(ctx: &Ctx, label: &str, out: &Path, args: &TrainArgs) -> Result<Self> {
+        std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+        let own = out.join(CHECKPOINT_DIR).join(STATE_FILE);
+        let resume = match &args.resume {
+            Some(r) => Some(ctx.path(r)),
+            None => own.exists().then(|| out.to_path_buf()),
+        };
+        if let Some(r) = &resume {
+            ctx.say(&format!(
+                "{label}: resuming from the checkpoint in {}",
+                r.display()
+            ));
+        }
+        Ok(Self {
+            bar: TrainBar::new(label),
+            out: out.to_path_buf(),
+            resume,
+            keep: args.keep_checkpoint,
+        })
+    }
+
+    /// The trainer's options: output, resume point, progress, Ctrl-C.
+    pub fn options(&self, ctx: &Ctx) -> RunOptions<'_> {
+        RunOptions {
+            output: self.out.clone(),
+            resume: self.resume.clone(),
+            tokenizer_from: None,
+            progress: &self.bar,
+            stop: Some(ctx.stop.clone()),
+        }
+    }
+
+    /// After success: removes `checkpoint/` (unless kept) and prints the result line.
+    pub fn finish(self, ctx: &Ctx, label: &str, r: &RunResult) -> Result<()> {
+        let dir = self.out.join(CHECKPOINT_DIR);
+        if !self.keep && dir.exists() {
+            std::fs::remove_dir_all(&dir)
+                .with_context(|| format!("cannot remove {}", dir.display()))?;
+        }
+        let what = match &r.best {
+            Some((s, step)) => format!(
+                "{} steps; best dev score {:.4} at step {step}",
+                r.steps, s.score
+            ),
+            None => format!("{} steps, final loss {:.4}", r.steps, r.last_loss),
+        };
+        ctx.say(&format!("{label}: {what} -> {}", self.out.display()));
+        Ok(())
+    }
+}
+
+/// Writes a freshly initialised model (N(0, 0.02) weights, no heads) of `shape` with the
+/// vocabulary and tokenizer files of the folder `tokenizer` to `dir`, unless `dir` already
+/// holds one (an interrupted attempt made it: the same seed gives the same weights).
+pub fn init_model(shape: &Shape, tokenizer: &Path, seed: u64, dir: &Path) -> Result<()> {
+    if dir.join("config.json").exists() && dir.join("model.safetensors").exists() {
+        return Ok(());
+    }
+    let tok = load_tokenizer(tokenizer)?;
+    let config = shape.config(tok.get_vocab_size(true))?;
+    let opts = ModelOptions {
+        seed,
+        heads: Heads {
+            classifier: Want::Never,
+            mlm: Want::Never,
+            fit_dense: Want::Never,
+        },
+        ..Default::default()
+    };
+    Model::init(&config, &opts)?.save(dir, Some(tokenizer))?;
+    Ok(())
+}
+
+/// The task of a training set, checked against the one asked for.
+pub fn checked_task(data: &Path, asked: Option<Task>) -> Result<Task> {
+    let task = dataset_task(data).context("data")?;
+    match asked {
+        Some(t) if t != task => bail!(
+            "task {t} asked for, but {} holds {task} data",
+            data.display()
+        ),
+        _ => Ok(task),
+    }
+}
+
+/// The task recorded in a tokenised dataset's metadata (read from its first shard only).
+pub fn dataset_task(path: &Path) -> Result<Task> {
+    let files = dataset_files(path)?;
+    let first = files
+        .first()
+        .ok_or_else(|| anyhow!("{}: no dataset files", path.display()))?;
+    read_meta(first)?
+        .task
+        .ok_or_else(|| anyhow!("{}: the dataset records no task", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{Command, FromArgMatches};
+
+    fn parse(args: &[&str]) -> (TrainArgs, LossArgs) {
+        let cmd = LossArgs::augment_args(TrainArgs::augment_args(Command::new("t")));
+        let m = cmd
+            .try_get_matches_from(std::iter::once("t").chain(args.iter().copied()))
+            .unwrap();
+        (
+            TrainArgs::from_arg_matches(&m).unwrap(),
+            LossArgs::from_arg_matches(&m).unwrap(),
+        )
+    }
+
+    #[test]
+    fn set_parameters_replace_the_defaults_and_unset_ones_keep_them() {
+        let defaults = TrainConfig {
+            batch_size: 256,
+            epochs: 7,
+            ..TrainConfig::default()
+        };
+        let (t, l) = parse(&[
+            "--epochs",
+            "2",
+            "--learning-rate",
+            "0.001",
+            "--schedule",
+            "constant",
+            "--mapping",
+            "2,4",
+            "--w-attn",
+            "0",
+        ]);
+        let c = t.config(&defaults);
+        assert_eq!((c.batch_size, c.epochs, c.max_steps), (256, 2, None));
+        assert_eq!(c.optimizer.lr, 1e-3);
+        assert_eq!(c.optimizer.schedule, Schedule::Constant);
+        assert_eq!(c.optimizer.warmup, defaults.optimizer.warmup);
+        let loss = l.config(&LossConfig::default());
+        assert_eq!(loss.mapping, LayerMapping::Explicit(vec![2, 4]));
+        assert_eq!(loss.weights.attention, 0.0);
+        assert_eq!(loss.weights.hidden, 1.0);
+        let (none, _) = parse(&[]);
+        assert_eq!(none.config(&defaults), defaults);
+    }
+}
