@@ -190,7 +190,7 @@ fn resuming_with_a_different_config_is_refused_naming_the_changed_key() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     setup(dir);
-    ok(&mut distill(dir, "run"));
+    ok(distill(dir, "run").arg("--keep-checkpoint"));
     let out = distill(dir, "run")
         .args(["--resume"])
         .arg(dir.join("run"))

@@ -171,7 +171,7 @@ fn is_measurement(key: &str) -> bool {
         .any(|k| key.contains(k))
 }
 
-/// A JSON value with measurements removed and `root` (absolute) and the door's folder name
+/// A JSON value with measurements removed, and `root` (absolute) and the output folder `door`
 /// taken out of strings.
 fn normalised(v: Value, root: &str, door: &str) -> Value {
     match v {
@@ -188,8 +188,7 @@ fn normalised(v: Value, root: &str, door: &str) -> Value {
 }
 
 fn text(s: &str, root: &str, door: &str) -> String {
-    s.replace(&format!("{root}/"), "")
-        .replace(&format!("{door}/"), "OUT/")
+    s.replace(&format!("{root}/"), "").replace(door, "OUT")
 }
 
 fn files(dir: &Path) -> BTreeSet<PathBuf> {
@@ -216,6 +215,7 @@ fn assert_same_outputs(root: &Path, name: &str) {
     let (fa, fb) = (files(&a), files(&b));
     assert_eq!(fa, fb, "{name}: different files");
     let r = root.display().to_string();
+    let (cli, pipe) = (format!("cli/{name}"), format!("pipe/{name}"));
     for f in fa {
         let ext = f.extension().and_then(|e| e.to_str()).unwrap_or_default();
         let (x, y) = (
@@ -234,17 +234,12 @@ fn assert_same_outputs(root: &Path, name: &str) {
                         .map(|d| normalised(serde_json::from_str(d).unwrap(), &r, door))
                         .collect()
                 };
-                assert_eq!(
-                    parse(&x, "cli"),
-                    parse(&y, "pipe"),
-                    "{name}/{}",
-                    f.display()
-                );
+                assert_eq!(parse(&x, &cli), parse(&y, &pipe), "{name}/{}", f.display());
             }
             "md" if name == "bench" => {}
             "md" | "tsv" | "txt" | "csv" | "svg" => {
                 let t = |bytes: &[u8], door: &str| text(&String::from_utf8_lossy(bytes), &r, door);
-                assert_eq!(t(&x, "cli"), t(&y, "pipe"), "{name}/{}", f.display());
+                assert_eq!(t(&x, &cli), t(&y, &pipe), "{name}/{}", f.display());
             }
             _ => assert!(x == y, "{name}/{}: contents differ", f.display()),
         }
@@ -257,9 +252,19 @@ fn every_job_writes_the_same_outputs_from_the_command_line_and_from_a_pipeline_s
     let root = tmp.path().canonicalize().unwrap();
     let mut pipeline = String::new();
     for job in jobs() {
-        let out = format!("cli/{}", job.name);
-        let mut args = job.command.to_vec();
-        args.extend(["--output", &out]);
+        // Inputs as the pipeline's stages see them (absolute), since some outputs record them.
+        let r = root.display().to_string();
+        let mut args: Vec<String> = job
+            .command
+            .iter()
+            .map(|a| a.replace("\"cli/", &format!("\"{r}/cli/")))
+            .map(|a| match a.strip_prefix("cli/") {
+                Some(rest) => format!("{r}/cli/{rest}"),
+                None => a,
+            })
+            .collect();
+        args.extend(["--output".into(), format!("cli/{}", job.name)]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         tinybert(&root, &args);
         let deps: Vec<String> = job.deps.iter().map(|d| format!("{d:?}")).collect();
         pipeline.push_str(&format!(

@@ -55,10 +55,11 @@ fn checkout(files: &[&str]) -> (tempfile::TempDir, PathBuf) {
     (tmp, main)
 }
 
-/// `(stage, status)` pairs of a summary table.
+/// `(stage, status)` pairs of the summary table (after the stages' result lines).
 fn statuses(summary: &str) -> Vec<(String, String)> {
     summary
         .lines()
+        .skip_while(|l| !l.starts_with("stage "))
         .skip(1)
         .filter(|l| !l.contains(" stages: "))
         .filter_map(|l| {

@@ -72,8 +72,8 @@ pub struct Augment {
     /// Most masked sentences per teacher forward.
     #[arg(long, default_value_t = reference().batch_size, value_parser = positive)]
     pub batch_size: usize,
-    /// Only the first N training examples.
-    #[arg(long, value_parser = positive)]
+    /// Only the first N training examples (0: all).
+    #[arg(long)]
     pub limit: Option<usize>,
     /// Examples per resumable chunk (kept in OUTPUT/partial/ until the run completes).
     #[arg(long, default_value_t = reference().chunk_size, value_parser = positive)]
@@ -107,8 +107,8 @@ impl Job for Augment {
     fn inputs(&self) -> Vec<Input<'_>> {
         vec![
             Input::Model("teacher", &self.teacher),
-            Input::Path("data_dir", &self.data_dir),
-            Input::Path("glove", &self.glove),
+            Input::glue(&self.data_dir, self.task),
+            Input::path("glove", &self.glove),
         ]
     }
 
@@ -152,7 +152,7 @@ impl Job for Augment {
         o.seed = self.seed;
         o.max_seq_len = self.max_seq_len;
         o.batch_size = self.batch_size;
-        o.limit = self.limit;
+        o.limit = self.limit.filter(|&l| l > 0);
         o.chunk_size = self.chunk_size;
         o.shard_size = self.shard_size;
         o.skip_bad_rows = self.skip_bad_rows;

@@ -74,7 +74,7 @@ impl Job for Corpus {
     const KIND: &'static str = "corpus";
 
     fn inputs(&self) -> Vec<Input<'_>> {
-        let mut v: Vec<Input> = self.input.iter().map(|i| Input::Path("input", i)).collect();
+        let mut v: Vec<Input> = self.input.iter().map(|i| Input::path("input", i)).collect();
         v.push(Input::Model("model", &self.model));
         v
     }

@@ -77,10 +77,10 @@ impl Job for Eval {
     fn inputs(&self) -> Vec<Input<'_>> {
         let mut v = vec![Input::Model("model", &self.model)];
         if let Some(d) = &self.data {
-            v.push(Input::Path("data", d));
+            v.push(Input::path("data", d));
         }
-        if let Some(d) = &self.data_dir {
-            v.push(Input::Path("data_dir", d));
+        if let (Some(d), Some(task)) = (&self.data_dir, self.task) {
+            v.push(Input::glue(d, task));
         }
         v
     }

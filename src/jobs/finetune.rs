@@ -59,10 +59,10 @@ impl Job for Finetune {
     fn inputs(&self) -> Vec<Input<'_>> {
         let mut v = vec![
             Input::Model("model", &self.model),
-            Input::Path("data", &self.data),
+            Input::path("data", &self.data),
         ];
         if let Some(d) = &self.dev {
-            v.push(Input::Path("dev", d));
+            v.push(Input::path("dev", d));
         }
         v
     }

@@ -56,14 +56,14 @@ impl Job for GeneralDistill {
     fn inputs(&self) -> Vec<Input<'_>> {
         let mut v = vec![
             Input::Model("teacher", &self.teacher),
-            Input::Path("data", &self.data),
+            Input::path("data", &self.data),
         ];
         if let Some(s) = self
             .student
             .name()
             .filter(|s| BertConfig::preset(s).is_none())
         {
-            v.push(Input::Path("student", s));
+            v.push(Input::path("student", s));
         }
         v
     }

@@ -106,7 +106,7 @@ impl Job for Glue {
 
     fn inputs(&self) -> Vec<Input<'_>> {
         vec![
-            Input::Path("data_dir", &self.data_dir),
+            Input::glue(&self.data_dir, self.task),
             Input::Model("model", &self.model),
         ]
     }

@@ -103,10 +103,10 @@ impl Job for MlmHead {
             v.push(Input::Model("model", m));
         }
         if let Some(t) = &self.tokenizer {
-            v.push(Input::Path("tokenizer", t));
+            v.push(Input::path("tokenizer", t));
         }
         if let Some(d) = &self.data {
-            v.push(Input::Path("data", d));
+            v.push(Input::path("data", d));
         }
         v
     }

@@ -47,6 +47,7 @@ pub mod values;
 use anyhow::{bail, Context, Result};
 use candle_core::Device;
 use indicatif::MultiProgress;
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -78,21 +79,28 @@ pub trait Job: clap::Args + clap::FromArgMatches + std::fmt::Debug + Sync {
 }
 
 /// Something a job reads, named by its parameter.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Input<'a> {
     /// A file or folder.
-    Path(&'static str, &'a str),
+    Path(&'static str, Cow<'a, str>),
     /// A model: a folder, or (when no such folder exists) a hub id or a preset name.
     Model(&'static str, &'a str),
 }
 
-/// Where a job's result lines go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Say {
-    /// Standard output (the command line).
-    Stdout,
-    /// Standard error, above the runner's bars (a pipeline stage).
-    Stderr,
+impl<'a> Input<'a> {
+    /// A file or folder read by parameter `key`.
+    pub fn path(key: &'static str, p: &'a str) -> Self {
+        Input::Path(key, Cow::Borrowed(p))
+    }
+
+    /// A task's folder in GLUE data given as `data_dir` (the GLUE root or the task's folder):
+    /// the stage's inputs must hold `<data_dir>/<TASK>`, or `data_dir` itself.
+    pub fn glue(data_dir: &str, task: tinybert_data::Task) -> Self {
+        Input::Path(
+            "data_dir",
+            Cow::Owned(format!("{data_dir}/{}", task.name())),
+        )
+    }
 }
 
 /// What a running job gets from the door it came through.
@@ -107,8 +115,6 @@ pub struct Ctx {
     pub progress: MultiProgress,
     /// Set by Ctrl-C: long jobs save what they have and stop.
     pub stop: Arc<AtomicBool>,
-    /// Where [`Ctx::say`] prints.
-    pub say_to: Say,
 }
 
 impl Ctx {
@@ -120,7 +126,6 @@ impl Ctx {
             device_name: device_name.to_string(),
             progress: crate::progress::multi().clone(),
             stop: stop_flag(),
-            say_to: Say::Stdout,
         })
     }
 
@@ -143,12 +148,9 @@ impl Ctx {
         tinybert_model::resolve_model(spec).with_context(|| format!("model `{spec}`"))
     }
 
-    /// Prints a result line (above the progress bars).
+    /// Prints a result line on standard output (above the progress bars).
     pub fn say(&self, text: &str) {
-        match self.say_to {
-            Say::Stdout => self.progress.suspend(|| println!("{text}")),
-            Say::Stderr => self.progress.suspend(|| eprintln!("{text}")),
-        }
+        self.progress.suspend(|| println!("{text}"));
     }
 }
 

@@ -189,16 +189,16 @@ impl Job for Report {
     }
 
     fn inputs(&self) -> Vec<Input<'_>> {
-        let mut v: Vec<Input> = self.runs.iter().map(|r| Input::Path("runs", r)).collect();
+        let mut v: Vec<Input> = self.runs.iter().map(|r| Input::path("runs", r)).collect();
         let tables = self.tables.iter().flat_map(|t| &t.0).map(|t| &t.rows);
         for rows in self.rows.iter().map(|r| &r.0).chain(tables) {
             for r in rows {
-                v.extend(r.runs.list().into_iter().map(|p| Input::Path("rows", p)));
+                v.extend(r.runs.list().into_iter().map(|p| Input::path("rows", p)));
             }
         }
         for (key, p) in [("spec", &self.spec), ("bench", &self.bench)] {
             if let Some(p) = p {
-                v.push(Input::Path(key, p));
+                v.push(Input::path(key, p));
             }
         }
         v

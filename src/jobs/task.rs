@@ -96,17 +96,17 @@ impl Job for TaskDistill {
     fn inputs(&self) -> Vec<Input<'_>> {
         let mut v = vec![
             Input::Model("teacher", &self.teacher),
-            Input::Path("data", &self.data),
+            Input::path("data", &self.data),
         ];
         if let Some(s) = self.student.name() {
-            v.push(Input::Path("student", s));
+            v.push(Input::path("student", s));
         }
         for (key, p) in [
             ("regression_data", &self.regression_data),
             ("dev", &self.dev),
         ] {
             if let Some(p) = p {
-                v.push(Input::Path(key, p));
+                v.push(Input::path(key, p));
             }
         }
         v

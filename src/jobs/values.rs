@@ -33,7 +33,7 @@ pub fn probability(s: &str) -> Result<f64, String> {
 
 /// A probability strictly between 0 and 1.
 pub fn open_probability(s: &str) -> Result<f64, String> {
-    match probability(s)? {
+    match s.parse::<f64>().map_err(|e| e.to_string())? {
         p if p > 0.0 && p < 1.0 => Ok(p),
         _ => Err("must be in (0, 1)".into()),
     }

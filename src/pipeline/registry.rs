@@ -105,7 +105,7 @@ impl<J: Job> StageKind for JobKind<J> {
         job.validate()?;
         for input in job.inputs() {
             match input {
-                Input::Path(key, p) => require_input(stage, key, p)?,
+                Input::Path(key, p) => require_input(stage, key, &p)?,
                 // A model that is not a local folder is a hub id or a preset.
                 Input::Model(key, m) => {
                     if jobs::looks_like_path(m) || workdir.join(m).exists() {

@@ -10,7 +10,7 @@ use super::stage::ResolvedStage;
 use super::staleness::{hash_all, own_reason, Hashes, Reason};
 use super::state::State;
 use super::ui::Ui;
-use crate::jobs::{Ctx, Say};
+use crate::jobs::Ctx;
 use anyhow::{anyhow, bail, Context, Result};
 use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -181,7 +181,6 @@ pub fn run(
         device_name: device.to_string(),
         progress: ui.progress(),
         stop: crate::jobs::stop_flag(),
-        say_to: Say::Stderr,
     };
     let (order, forced) = select(p, opts)?;
     if !opts.dry_run {
