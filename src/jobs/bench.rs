@@ -17,13 +17,15 @@
 //! ```
 
 use super::measure::{
-    median, peak_rss_mb, run_reference, synthetic_batch, time_ms, write_results, REFERENCE_SCRIPT,
+    median, peak_rss_mb, reference_dir, reference_shapes, run_reference, synthetic_batch, time_ms,
+    write_results, REFERENCE_SCRIPT,
 };
 use super::values::positive;
 use super::{Ctx, Input, Job};
 use anyhow::{bail, Result};
 use clap::Args;
 use serde_json::{json, Value};
+use std::path::Path;
 use tinybert_model::{BertConfig, Heads, Model, ModelOptions, Want};
 
 /// The JSON file a bench run writes into its output folder.
@@ -33,7 +35,8 @@ pub const RESULTS_FILE: &str = "inference.json";
 #[derive(Debug, Args)]
 pub struct Bench {
     /// Model folders or hub ids, or presets (`bert-base`, `tinybert-4`, `tinybert-6`) with random
-    /// weights (repeat the flag). The first is the speed-up baseline.
+    /// weights (repeat the flag). The first is the speed-up baseline (and, with `--pytorch`, the
+    /// reference's teacher shape; the second its student shape).
     #[arg(long = "model", required = true)]
     pub models: Vec<String>,
     /// Display names of the models, in order (default: as given).
@@ -80,6 +83,9 @@ impl Job for Bench {
             if self.names[..i].contains(n) {
                 bail!("name `{n}` appears twice");
             }
+        }
+        if self.pytorch != "none" && self.models.len() > 2 {
+            bail!("the PyTorch reference measures two models (a teacher and a student shape): give at most two with --pytorch");
         }
         Ok(())
     }
@@ -160,11 +166,11 @@ struct Row {
     peak_rss_mb: Option<f64>,
 }
 
-/// PyTorch's numbers for the models whose shape is bert-base (its teacher) or TinyBERT-4 (its
-/// student): the reference script builds exactly those two.
+/// PyTorch's numbers for the first two models (the reference builds a teacher and a student
+/// shape: the first model is its teacher, the second its student).
 fn reference_rows(a: &Bench, threads: usize, configs: &[(String, BertConfig)]) -> Result<Vec<Row>> {
     let batches: Vec<String> = a.batch.iter().map(|b| b.to_string()).collect();
-    let args: Vec<String> = [
+    let mut args: Vec<String> = [
         "--device",
         "cpu",
         "--threads",
@@ -187,28 +193,28 @@ fn reference_rows(a: &Bench, threads: usize, configs: &[(String, BertConfig)]) -
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let v = run_reference(&a.pytorch, std::path::Path::new(&a.reference_script), &args)?;
-    let same_shape = |c: &BertConfig, p: &BertConfig| {
-        (c.num_hidden_layers, c.hidden_size, c.intermediate_size)
-            == (p.num_hidden_layers, p.hidden_size, p.intermediate_size)
+    let Some((_, teacher)) = configs.first() else {
+        return Ok(Vec::new());
     };
+    let student = configs.get(1).map(|(_, c)| c);
+    args.extend(reference_shapes(teacher, student, &reference_dir()?)?);
+    let v = run_reference(&a.pytorch, Path::new(&a.reference_script), &args)?;
     let mut rows = Vec::new();
     for r in v["results"].as_array().into_iter().flatten() {
-        let (shape, label) = match r["name"].as_str() {
-            Some("infer_teacher") => (BertConfig::bert_base(), "bert-base"),
-            Some("infer_student") => (BertConfig::tinybert_4(), "tinybert-4"),
+        let i = match r["name"].as_str() {
+            Some("infer_teacher") => 0,
+            Some("infer_student") => 1,
             _ => continue,
         };
-        let name = configs
-            .iter()
-            .find(|(_, c)| same_shape(c, &shape))
-            .map_or(label.to_string(), |(n, _)| n.clone());
+        let Some((name, cfg)) = configs.get(i) else {
+            continue;
+        };
         rows.push(Row {
-            name,
+            name: name.clone(),
             implementation: "pytorch",
             batch: r["batch"].as_u64().unwrap_or(0) as usize,
-            params: shape.param_counts().total,
-            flops_per_example: shape.flops_per_token(a.seq) as f64 * a.seq as f64,
+            params: cfg.param_counts().total,
+            flops_per_example: cfg.flops_per_token(a.seq) as f64 * a.seq as f64,
             latency_ms: r["ms_per_step_median"].as_f64().unwrap_or(f64::NAN),
             peak_rss_mb: r["process_max_rss_mb"].as_f64(),
         });

@@ -6,6 +6,7 @@ use candle_core::{Device, Tensor};
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use tinybert_model::BertConfig;
 
 /// Default location of the PyTorch reference benchmark, beside the project checkout.
 pub const REFERENCE_SCRIPT: &str = "../shared/bench/tinybert_bench.py";
@@ -78,6 +79,13 @@ pub fn synthetic_batch(
     Ok((t(ids)?, t(types)?, t(mask)?))
 }
 
+/// A scratch folder for the reference's config files.
+pub fn reference_dir() -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("tinybert-ref-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}
+
 /// Runs the PyTorch reference benchmark with `args` and returns its parsed JSON output.
 pub fn run_reference(python: &str, script: &Path, args: &[String]) -> Result<serde_json::Value> {
     if !script.exists() {
@@ -126,4 +134,34 @@ pub fn write_results(
     println!("{markdown}");
     println!("results: {} and {}", path.display(), md.display());
     Ok(())
+}
+
+/// The reference script's flags that make it build the shapes of `teacher` and `student`
+/// (config files written into `dir`), or why it cannot: it reads only the hidden size, layers,
+/// heads and FFN size, and fixes the rest (a 30,522-word vocabulary, erf-GELU, two segments).
+pub fn reference_shapes(
+    teacher: &BertConfig,
+    student: Option<&BertConfig>,
+    dir: &Path,
+) -> Result<Vec<String>> {
+    let mut args = Vec::new();
+    for (flag, cfg) in [
+        ("--teacher-config", Some(teacher)),
+        ("--student-config", student),
+    ] {
+        let Some(c) = cfg else { continue };
+        if (c.vocab_size, c.hidden_act.as_str(), c.type_vocab_size) != (30522, "gelu", 2) {
+            bail!(
+                "the PyTorch reference cannot build this model (vocabulary {}, {}, {} segment types; it has 30522, gelu, 2): run without --pytorch",
+                c.vocab_size,
+                c.hidden_act,
+                c.type_vocab_size
+            );
+        }
+        let path = dir.join(format!("{}.json", &flag[2..]));
+        std::fs::write(&path, c.to_json_string())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        args.extend([flag.to_string(), path.display().to_string()]);
+    }
+    Ok(args)
 }

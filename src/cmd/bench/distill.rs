@@ -3,7 +3,10 @@
 //! trainers' own objectives and BertAdam, next to the PyTorch reference run in the same
 //! invocation.
 
-use crate::jobs::measure::{median, run_reference, time_ms, write_results, REFERENCE_SCRIPT};
+use crate::jobs::measure::{
+    median, reference_dir, reference_shapes, run_reference, time_ms, write_results,
+    REFERENCE_SCRIPT,
+};
 use crate::GlobalArgs;
 use anyhow::Result;
 use candle_core::Device;
@@ -188,6 +191,7 @@ pub fn run(a: DistillArgs, g: &GlobalArgs) -> Result<()> {
         ]
         .iter()
         .map(|s| s.to_string())
+        .chain(reference_shapes(&tcfg, Some(&scfg), &reference_dir()?)?)
         .collect();
         let v = run_reference(&a.pytorch, &a.reference_script, &args)?;
         for r in v["results"].as_array().into_iter().flatten() {
