@@ -1,0 +1,171 @@
+//! GFLOP/s of the bf16 products against the f32 kernels, at BERT-base and MiniLM shapes (dense
+//! layers at 32 x 128 tokens, attention products at batch 32, seq 128), on 2 threads.
+//!
+//! ```text
+//! cargo run --release -p tinybert-model --example bf16_gemm [-- threads [iterations [only]]]
+//! ```
+//! `only`: run the rows whose label contains it (e.g. `BERT-base dense`), and of those only the
+//! bf16 or f32 side when it ends in ` bf16` or ` f32`.
+
+use candle_core::{Device, Tensor};
+use std::sync::Arc;
+use std::time::Instant;
+use tinybert_model::kernels::{self, bf16};
+
+/// Seconds this process's threads have run on a CPU (Linux `schedstat`; `None` elsewhere): on a
+/// shared machine, wall time counts the time other processes hold the cores, this does not.
+fn cpu_seconds() -> Option<f64> {
+    let mut ns = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        ns += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(ns as f64 * 1e-9)
+}
+
+/// Timings of `iters` runs of `f` after one warm-up run.
+struct Timing {
+    /// Median wall-clock seconds of one run.
+    median: f64,
+    /// CPU seconds of all runs per run and thread (the workers' busy time; `NaN` if unknown).
+    cpu: f64,
+}
+
+fn time(iters: usize, threads: usize, mut f: impl FnMut() -> Tensor) -> Timing {
+    drop(f());
+    let c0 = cpu_seconds();
+    let mut t: Vec<f64> = (0..iters)
+        .map(|_| {
+            let t0 = Instant::now();
+            drop(f());
+            t0.elapsed().as_secs_f64()
+        })
+        .collect();
+    let cpu = match (c0, cpu_seconds()) {
+        (Some(a), Some(b)) => (b - a) / (iters * threads) as f64,
+        _ => f64::NAN,
+    };
+    t.sort_by(f64::total_cmp);
+    Timing {
+        median: t[t.len() / 2],
+        cpu,
+    }
+}
+
+fn randn(shape: &[usize]) -> candle_core::Result<Tensor> {
+    Tensor::randn(0f32, 1.0, shape, &Device::Cpu)
+}
+
+fn main() -> candle_core::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let threads: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2);
+    let iters: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10);
+    let only = args.next().unwrap_or_default();
+    let (only, side) = match only.rsplit_once(' ') {
+        Some((rest, side @ ("bf16" | "f32"))) => (rest.to_string(), side),
+        _ => (only, ""),
+    };
+    let run =
+        |label: &str, which: &str| label.contains(&only) && (side.is_empty() || side == which);
+    let skip = || Tensor::zeros(1, candle_core::DType::F32, &Device::Cpu).expect("zeros");
+    if !bf16::available() {
+        eprintln!("this CPU has no AVX-512 BF16 (or TINYBERT_NO_BF16 is set): nothing to measure");
+        return Ok(());
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(candle_core::Error::wrap)?;
+    pool.install(|| -> candle_core::Result<()> {
+        println!(
+            "{threads} threads, GFLOP/s from the median wall time of {iters} runs [and from the \
+             CPU time per thread]"
+        );
+        println!("| product | m x k x n | f32 | bf16 | bf16 / f32 |");
+        println!("|---|---|---|---|---|");
+        let m = 32 * 128;
+        for (model, k, n) in [
+            ("BERT-base", 768, 768),
+            ("BERT-base", 768, 3072),
+            ("BERT-base", 3072, 768),
+            ("MiniLM", 384, 384),
+            ("MiniLM", 384, 1536),
+            ("MiniLM", 1536, 384),
+        ] {
+            let label = format!("{model} dense");
+            if !run(&label, "") && !run(&label, "bf16") && !run(&label, "f32") {
+                continue;
+            }
+            let x = randn(&[32, 128, k])?;
+            let w = kernels::to_column_major(&(randn(&[n, k])? * 0.05)?)?;
+            let b = randn(&[n])?;
+            let packed = Arc::new(bf16::PackedBf16::from_weight(&w)?.expect("available"));
+            let flop = 2.0 * (m * k * n) as f64;
+            let f32_t = time(iters, threads, || match run(&label, "f32") {
+                true => kernels::linear(&x, &w, &b).expect("f32 linear"),
+                false => skip(),
+            });
+            let bf16_t = time(iters, threads, || match run(&label, "bf16") {
+                true => bf16::linear(&x, &packed, &b).expect("bf16 linear"),
+                false => skip(),
+            });
+            report(&label, &format!("{m} x {k} x {n}"), flop, f32_t, bf16_t);
+        }
+        for (model, heads, d) in [("BERT-base", 12, 64), ("MiniLM", 12, 32)] {
+            if !format!("{model} attention").contains(&only) && !only.is_empty() {
+                continue;
+            }
+            let (batch, seq) = (32, 128);
+            let h = heads * d;
+            let split = |t: &Tensor| -> candle_core::Result<Tensor> {
+                t.reshape((batch, seq, heads, d))?.transpose(1, 2)
+            };
+            let (q, k, v) = (
+                split(&randn(&[batch, seq, h])?)?,
+                split(&randn(&[batch, seq, h])?)?,
+                split(&randn(&[batch, seq, h])?)?,
+            );
+            let kt = k.t()?;
+            let mask = Tensor::zeros((batch, 1, 1, seq), candle_core::DType::F32, &Device::Cpu)?;
+            let p = candle_nn::ops::softmax_last_dim(&randn(&[batch, heads, seq, seq])?)?;
+            let flop = 2.0 * (batch * heads * seq * seq * d) as f64;
+            let scale = 1.0 / (d as f64).sqrt();
+            let shape = format!("{} x ({seq} x {d} x {seq})", batch * heads);
+            let f32_t = time(iters, threads, || {
+                kernels::batched_matmul_add(&q, &kt, scale, &mask).expect("f32")
+            });
+            let bf16_t = time(iters, threads, || {
+                bf16::batched_matmul_add(&q, &kt, scale, &mask).expect("bf16")
+            });
+            report(
+                &format!("{model} Q K^T + mask"),
+                &shape,
+                flop,
+                f32_t,
+                bf16_t,
+            );
+            let shape = format!("{} x ({seq} x {seq} x {d})", batch * heads);
+            let f32_t = time(iters, threads, || {
+                kernels::batched_matmul(&p, &v, 1.0).expect("f32")
+            });
+            let bf16_t = time(iters, threads, || {
+                bf16::batched_matmul(&p, &v, 1.0).expect("bf16")
+            });
+            report(&format!("{model} P V"), &shape, flop, f32_t, bf16_t);
+        }
+        Ok(())
+    })
+}
+
+fn report(what: &str, shape: &str, flop: f64, f32_t: Timing, bf16_t: Timing) {
+    let g = |t: f64| flop / t / 1e9;
+    println!(
+        "| {what} | {shape} | {:.0} [{:.0}] | {:.0} [{:.0}] | {:.2} [{:.2}] |",
+        g(f32_t.median),
+        g(f32_t.cpu),
+        g(bf16_t.median),
+        g(bf16_t.cpu),
+        f32_t.median / bf16_t.median,
+        f32_t.cpu / bf16_t.cpu,
+    );
+}
