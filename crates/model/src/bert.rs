@@ -99,6 +99,8 @@ pub struct BertAttention {
     head_dim: usize,
     attn_dropout: f64,
     hidden_dropout: f64,
+    /// The attention products in bf16 (set by [`BertAttention::pack_bf16`]).
+    bf16: bool,
 }
 
 impl BertAttention {
@@ -116,7 +118,25 @@ impl BertAttention {
             head_dim: cfg.head_dim(),
             attn_dropout: cfg.attention_probs_dropout_prob,
             hidden_dropout: cfg.hidden_dropout_prob,
+            bf16: false,
         })
+    }
+
+    /// Packs the frozen dense weights for the bf16 products; when all four are (a frozen
+    /// layer), `Q K^T` and `P V` run in bf16 too (the scores stay f32). Returns the number of
+    /// packed weights.
+    pub fn pack_bf16(&mut self) -> Result<usize> {
+        let mut packed = 0;
+        for l in [
+            &mut self.query,
+            &mut self.key,
+            &mut self.value,
+            &mut self.output,
+        ] {
+            packed += l.pack_bf16()?;
+        }
+        self.bf16 = packed == 4;
+        Ok(packed)
     }
 
     /// [batch, seq, hidden] -> [batch, heads, seq, head_dim] (a view for f32 on the CPU, where
@@ -147,13 +167,19 @@ impl BertAttention {
         let k = self.split_heads(&self.key.forward(x)?)?;
         let v = self.split_heads(&self.value.forward(x)?)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let scores = crate::kernels::batched_matmul_add(&q, &k.t()?, scale, mask)?;
+        let scores = if self.bf16 {
+            crate::kernels::bf16::batched_matmul_add(&q, &k.t()?, scale, mask)?
+        } else {
+            crate::kernels::batched_matmul_add(&q, &k.t()?, scale, mask)?
+        };
         let probs = crate::kernels::softmax_last_dim(&scores)?;
         let probs = apply_dropout(dropout, &probs, self.attn_dropout)?;
-        let context = crate::kernels::batched_matmul(&probs, &v, 1.0)?
-            .transpose(1, 2)?
-            .contiguous()?
-            .reshape((b, s, h))?;
+        let context = if self.bf16 {
+            crate::kernels::bf16::batched_matmul(&probs, &v, 1.0)?
+        } else {
+            crate::kernels::batched_matmul(&probs, &v, 1.0)?
+        };
+        let context = context.transpose(1, 2)?.contiguous()?.reshape((b, s, h))?;
         let out = self.output.forward(&context)?;
         let out = apply_dropout(dropout, &out, self.hidden_dropout)?;
         let out = self.layer_norm.forward(&(out + x)?)?;
@@ -191,6 +217,14 @@ impl BertLayer {
             act: cfg.hidden_act.clone(),
             hidden_dropout: cfg.hidden_dropout_prob,
         })
+    }
+
+    /// Packs the layer's frozen dense weights for the bf16 products (see
+    /// [`BertAttention::pack_bf16`]); returns the number of packed weights.
+    pub fn pack_bf16(&mut self) -> Result<usize> {
+        Ok(self.attention.pack_bf16()?
+            + self.intermediate.pack_bf16()?
+            + self.output.pack_bf16()?)
     }
 
     /// # Shapes
@@ -238,6 +272,16 @@ impl BertModel {
             )?,
             dropout_rng: Arc::new(DropoutRng::default()),
         })
+    }
+
+    /// Packs every frozen dense weight (layers and pooler) for the bf16 products (see
+    /// [`BertAttention::pack_bf16`]); returns the number of packed weights.
+    pub fn pack_bf16(&mut self) -> Result<usize> {
+        let mut packed = self.pooler.pack_bf16()?;
+        for layer in &mut self.layers {
+            packed += layer.pack_bf16()?;
+        }
+        Ok(packed)
     }
 
     /// The RNG that draws this model's dropout masks in training mode.
