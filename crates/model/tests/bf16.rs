@@ -7,7 +7,7 @@ use candle_core::{DType, Device, IndexOp, Tensor};
 use common::*;
 use std::path::PathBuf;
 use tinybert_model::kernels::bf16;
-use tinybert_model::{load_tokenizer, Heads, Model, ModelOptions, Precision};
+use tinybert_model::{load_tokenizer, BertConfig, Heads, Model, ModelOptions, Precision};
 use tinybert_model::{Trainable, Want};
 
 /// `../shared` beside the checkout; `None` (after printing why) when absent, unless
@@ -165,6 +165,33 @@ fn trainable_parameters_stay_f32_in_a_bf16_model() {
     for (name, var) in head.vars() {
         assert!(grads.get(var).is_some(), "{name} has no gradient");
     }
+}
+
+#[test]
+fn hidden_states_at_rows_equal_the_full_forward_in_bf16() {
+    let mut cfg = BertConfig::from_file(&tiny().join("config.json")).unwrap();
+    cfg.hidden_size = 64;
+    cfg.num_attention_heads = 2;
+    cfg.intermediate_size = 100;
+    let model = Model::init(&cfg, &bf16_opts()).unwrap();
+    assert_eq!(model.compute == Precision::Bf16, bf16::available());
+    let (b, len) = (3, 7);
+    let ids: Vec<u32> = (0..b * len).map(|i| (5 + (i * 7) % 40) as u32).collect();
+    let types: Vec<u32> = (0..b * len).map(|i| u32::from(i % len >= 4)).collect();
+    let ids = Tensor::from_vec(ids, (b, len), &Device::Cpu).unwrap();
+    let types = Tensor::from_vec(types, (b, len), &Device::Cpu).unwrap();
+    let rows = Tensor::new(&[2u32, len as u32 + 5, 2 * len as u32], &Device::Cpu).unwrap();
+    let fast = model.bert.hidden_at_rows(&ids, &types, &rows).unwrap();
+    let mask = Tensor::ones((b, len), DType::U32, &Device::Cpu).unwrap();
+    let full = model.forward_t(&ids, &types, &mask, false).unwrap();
+    let want = full
+        .sequence_output
+        .reshape((b * len, cfg.hidden_size))
+        .unwrap()
+        .index_select(&rows, 0)
+        .unwrap();
+    let e = rel_err(&fast, &want);
+    assert!(e < 1e-5, "rel err {e}");
 }
 
 /// The first `n` sentences of SST-2 dev, tokenised and padded: (ids, types, mask).
