@@ -1,5 +1,6 @@
 //! GFLOP/s of the bf16 products against the f32 kernels, at BERT-base and MiniLM shapes (dense
-//! layers at 32 x 128 tokens, attention products at batch 32, seq 128), on 2 threads.
+//! layers at 32 x 128 tokens, attention products at batch 32, seq 128), and of whole encoder
+//! forward passes (every product counted), on 2 threads.
 //!
 //! ```text
 //! cargo run --release -p tinybert-model --example bf16_gemm [-- threads [iterations [only]]]
@@ -11,6 +12,7 @@ use candle_core::{Device, Tensor};
 use std::sync::Arc;
 use std::time::Instant;
 use tinybert_model::kernels::{self, bf16};
+use tinybert_model::{BertConfig, Model, ModelOptions, Precision};
 
 /// Seconds this process's threads have run on a CPU (Linux `schedstat`; `None` elsewhere): on a
 /// shared machine, wall time counts the time other processes hold the cores, this does not.
@@ -112,7 +114,8 @@ fn main() -> candle_core::Result<()> {
             report(&label, &format!("{m} x {k} x {n}"), flop, f32_t, bf16_t);
         }
         for (model, heads, d) in [("BERT-base", 12, 64), ("MiniLM", 12, 32)] {
-            if !format!("{model} attention").contains(&only) && !only.is_empty() {
+            let label = format!("{model} attention");
+            if !run(&label, "") && !run(&label, "bf16") && !run(&label, "f32") {
                 continue;
             }
             let (batch, seq) = (32, 128);
@@ -131,11 +134,13 @@ fn main() -> candle_core::Result<()> {
             let flop = 2.0 * (batch * heads * seq * seq * d) as f64;
             let scale = 1.0 / (d as f64).sqrt();
             let shape = format!("{} x ({seq} x {d} x {seq})", batch * heads);
-            let f32_t = time(iters, threads, || {
-                kernels::batched_matmul_add(&q, &kt, scale, &mask).expect("f32")
+            let f32_t = time(iters, threads, || match run(&label, "f32") {
+                true => kernels::batched_matmul_add(&q, &kt, scale, &mask).expect("f32"),
+                false => skip(),
             });
-            let bf16_t = time(iters, threads, || {
-                bf16::batched_matmul_add(&q, &kt, scale, &mask).expect("bf16")
+            let bf16_t = time(iters, threads, || match run(&label, "bf16") {
+                true => bf16::batched_matmul_add(&q, &kt, scale, &mask).expect("bf16"),
+                false => skip(),
             });
             report(
                 &format!("{model} Q K^T + mask"),
@@ -145,13 +150,69 @@ fn main() -> candle_core::Result<()> {
                 bf16_t,
             );
             let shape = format!("{} x ({seq} x {seq} x {d})", batch * heads);
-            let f32_t = time(iters, threads, || {
-                kernels::batched_matmul(&p, &v, 1.0).expect("f32")
+            let f32_t = time(iters, threads, || match run(&label, "f32") {
+                true => kernels::batched_matmul(&p, &v, 1.0).expect("f32"),
+                false => skip(),
             });
-            let bf16_t = time(iters, threads, || {
-                bf16::batched_matmul(&p, &v, 1.0).expect("bf16")
+            let bf16_t = time(iters, threads, || match run(&label, "bf16") {
+                true => bf16::batched_matmul(&p, &v, 1.0).expect("bf16"),
+                false => skip(),
             });
             report(&format!("{model} P V"), &shape, flop, f32_t, bf16_t);
+        }
+        // Whole encoder forward passes (random weights, frozen): every product of the model.
+        for (model, cfg) in [
+            ("BERT-base", BertConfig::bert_base()),
+            ("MiniLM-L6", BertConfig::student(6, 384, 1536, 12)),
+        ] {
+            let label = format!("{model} forward");
+            if !run(&label, "") && !run(&label, "bf16") && !run(&label, "f32") {
+                continue;
+            }
+            let (batch, seq) = (32, 128);
+            let load = |compute| {
+                Model::init(
+                    &cfg,
+                    &ModelOptions {
+                        compute,
+                        ..Default::default()
+                    },
+                )
+                .map_err(candle_core::Error::wrap)
+            };
+            let (f32_model, bf16_model) = (load(Precision::F32)?, load(Precision::Bf16)?);
+            let ids: Vec<u32> = (0..batch * seq)
+                .map(|i| 1000 + (i * 7919) as u32 % 20000)
+                .collect();
+            let ids = Tensor::from_vec(ids, (batch, seq), &Device::Cpu)?;
+            let types = ids.zeros_like()?;
+            let mask = ids.ones_like()?;
+            let forward = |m: &Model| -> Tensor {
+                m.forward_t(&ids, &types, &mask, false)
+                    .expect("forward")
+                    .sequence_output
+            };
+            let (h, i, l) = (
+                cfg.hidden_size,
+                cfg.intermediate_size,
+                cfg.num_hidden_layers,
+            );
+            let flop = (batch * seq * l * (8 * h * h + 4 * h * i + 4 * seq * h)) as f64;
+            let f32_t = time(iters, threads, || match run(&label, "f32") {
+                true => forward(&f32_model),
+                false => skip(),
+            });
+            let bf16_t = time(iters, threads, || match run(&label, "bf16") {
+                true => forward(&bf16_model),
+                false => skip(),
+            });
+            report(
+                &label,
+                &format!("{batch} x {seq} tokens"),
+                flop,
+                f32_t,
+                bf16_t,
+            );
         }
         Ok(())
     })
