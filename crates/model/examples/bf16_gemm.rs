@@ -9,6 +9,13 @@
 //! bf16 or f32 side when it ends in ` bf16` or ` f32`.
 
 use candle_core::{Device, Tensor};
+
+// The binary's allocator and setting (src/main.rs): freed memory is kept for reuse, so large
+// outputs are not handed fresh (zeroed) pages by the kernel on every call.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+/// mimalloc's `mi_option_purge_delay` (as in src/main.rs).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 use std::sync::Arc;
 use std::time::Instant;
 use tinybert_model::kernels::{self, bf16};
@@ -59,6 +66,8 @@ fn randn(shape: &[usize]) -> candle_core::Result<Tensor> {
 }
 
 fn main() -> candle_core::Result<()> {
+    // SAFETY: sets a plain integer option; mimalloc reads it on each purge.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
     let mut args = std::env::args().skip(1);
     let threads: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2);
     let iters: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10);
