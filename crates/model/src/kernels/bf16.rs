@@ -15,9 +15,11 @@
 //!   row vector (the bias, or a broadcast attention mask) added after the last; edge tiles use
 //!   the same kernel with fewer rows (one instance per row count) and masked stores.
 //!
-//! Measured here (AMD EPYC Zen 4, `examples/bf16_gemm.rs`): the kernel reaches ~200-225
-//! GFLOP/s on one core (the f32 gemm ~95), dense layers at BERT-base shapes ~1.9-2x the f32
-//! kernels on 2 threads; the attention products, bound by reading their operands, 1.0-1.9x.
+//! Measured here (AMD EPYC Zen 4, 2 threads, `examples/bf16_gemm.rs`, best of 4 runs on a
+//! shared machine): dense layers at BERT-base and MiniLM shapes (4096 tokens) 372-402 GFLOP/s,
+//! 1.86-2.04x the f32 kernels; the attention products, bound by reading their operands,
+//! 1.16-1.67x; whole BERT-base and MiniLM-L6 forward passes 1.77x and 1.66x. The kernel alone
+//! reaches ~200-225 GFLOP/s on one core (`parts` test below).
 //!
 //! The products are split over rayon's current pool: dense layers by blocks of rows and panels,
 //! batched products by batch item. Everything here runs only when [`available`] is true (the CPU
