@@ -99,6 +99,8 @@ pub struct BertAttention {
     head_dim: usize,
     attn_dropout: f64,
     hidden_dropout: f64,
+    /// The attention products in bf16 (set by [`BertAttention::pack_bf16`]).
+    bf16: bool,
 }
 
 impl BertAttention {
@@ -116,7 +118,25 @@ impl BertAttention {
             head_dim: cfg.head_dim(),
             attn_dropout: cfg.attention_probs_dropout_prob,
             hidden_dropout: cfg.hidden_dropout_prob,
+            bf16: false,
         })
+    }
+
+    /// Packs the frozen dense weights for the bf16 products; when all four are (a frozen
+    /// layer), `Q K^T` and `P V` run in bf16 too (the scores stay f32). Returns the number of
+    /// packed weights.
+    pub fn pack_bf16(&mut self) -> Result<usize> {
+        let mut packed = 0;
+        for l in [
+            &mut self.query,
+            &mut self.key,
+            &mut self.value,
+            &mut self.output,
+        ] {
+            packed += l.pack_bf16()?;
+        }
+        self.bf16 = packed == 4;
+        Ok(packed)
     }
 
     /// [batch, seq, hidden] -> [batch, heads, seq, head_dim] (a view for f32 on the CPU, where
@@ -142,21 +162,45 @@ impl BertAttention {
         mask: &Tensor,
         dropout: Option<&DropoutRng>,
     ) -> Result<(Tensor, Tensor)> {
-        let (b, s, h) = x.dims3()?;
-        let q = self.split_heads(&self.query.forward(x)?)?;
+        self.forward_rows(x, x, mask, dropout)
+    }
+
+    /// The attention of the query positions `xq` against every position of `x`: the layer's
+    /// output at those positions only. `forward` is the case `xq = x`; the augmentation's
+    /// masked-LM candidates ask for one position per sequence.
+    ///
+    /// # Shapes
+    /// `xq`: [batch, queries, hidden] (rows of `x`), `x`: [batch, seq, hidden], `mask`:
+    /// [batch, 1, 1, seq] additive
+    /// -> (output [batch, queries, hidden], scores [batch, heads, queries, seq])
+    pub fn forward_rows(
+        &self,
+        xq: &Tensor,
+        x: &Tensor,
+        mask: &Tensor,
+        dropout: Option<&DropoutRng>,
+    ) -> Result<(Tensor, Tensor)> {
+        let (b, nq, h) = xq.dims3()?;
+        let q = self.split_heads(&self.query.forward(xq)?)?;
         let k = self.split_heads(&self.key.forward(x)?)?;
         let v = self.split_heads(&self.value.forward(x)?)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let scores = crate::kernels::batched_matmul_add(&q, &k.t()?, scale, mask)?;
+        let scores = if self.bf16 {
+            crate::kernels::bf16::batched_matmul_add(&q, &k.t()?, scale, mask)?
+        } else {
+            crate::kernels::batched_matmul_add(&q, &k.t()?, scale, mask)?
+        };
         let probs = crate::kernels::softmax_last_dim(&scores)?;
         let probs = apply_dropout(dropout, &probs, self.attn_dropout)?;
-        let context = crate::kernels::batched_matmul(&probs, &v, 1.0)?
-            .transpose(1, 2)?
-            .contiguous()?
-            .reshape((b, s, h))?;
+        let context = if self.bf16 {
+            crate::kernels::bf16::batched_matmul(&probs, &v, 1.0)?
+        } else {
+            crate::kernels::batched_matmul(&probs, &v, 1.0)?
+        };
+        let context = context.transpose(1, 2)?.contiguous()?.reshape((b, nq, h))?;
         let out = self.output.forward(&context)?;
         let out = apply_dropout(dropout, &out, self.hidden_dropout)?;
-        let out = self.layer_norm.forward(&(out + x)?)?;
+        let out = self.layer_norm.forward(&(out + xq)?)?;
         Ok((out, scores))
     }
 }
@@ -193,6 +237,14 @@ impl BertLayer {
         })
     }
 
+    /// Packs the layer's frozen dense weights for the bf16 products (see
+    /// [`BertAttention::pack_bf16`]); returns the number of packed weights.
+    pub fn pack_bf16(&mut self) -> Result<usize> {
+        Ok(self.attention.pack_bf16()?
+            + self.intermediate.pack_bf16()?
+            + self.output.pack_bf16()?)
+    }
+
     /// # Shapes
     /// `x`: [batch, seq, hidden] -> (hidden [batch, seq, hidden], scores [batch, heads, seq, seq])
     pub fn forward(
@@ -201,7 +253,23 @@ impl BertLayer {
         mask: &Tensor,
         dropout: Option<&DropoutRng>,
     ) -> Result<(Tensor, Tensor)> {
-        let (attn, scores) = self.attention.forward(x, mask, dropout)?;
+        self.forward_rows(x, x, mask, dropout)
+    }
+
+    /// The layer's output at the query positions `xq` only (see
+    /// [`BertAttention::forward_rows`]).
+    ///
+    /// # Shapes
+    /// `xq`: [batch, queries, hidden] (rows of `x`), `x`: [batch, seq, hidden]
+    /// -> (hidden [batch, queries, hidden], scores [batch, heads, queries, seq])
+    pub fn forward_rows(
+        &self,
+        xq: &Tensor,
+        x: &Tensor,
+        mask: &Tensor,
+        dropout: Option<&DropoutRng>,
+    ) -> Result<(Tensor, Tensor)> {
+        let (attn, scores) = self.attention.forward_rows(xq, x, mask, dropout)?;
         let inter = activation(&self.act, self.intermediate.forward(&attn)?)?;
         let out = self.output.forward(&inter)?;
         let out = apply_dropout(dropout, &out, self.hidden_dropout)?;
@@ -238,6 +306,16 @@ impl BertModel {
             )?,
             dropout_rng: Arc::new(DropoutRng::default()),
         })
+    }
+
+    /// Packs every frozen dense weight (layers and pooler) for the bf16 products (see
+    /// [`BertAttention::pack_bf16`]); returns the number of packed weights.
+    pub fn pack_bf16(&mut self) -> Result<usize> {
+        let mut packed = self.pooler.pack_bf16()?;
+        for layer in &mut self.layers {
+            packed += layer.pack_bf16()?;
+        }
+        Ok(packed)
     }
 
     /// The RNG that draws this model's dropout masks in training mode.
@@ -280,6 +358,41 @@ impl BertModel {
             sequence_output: hidden,
             pooled_output,
         })
+    }
+
+    /// The last layer's hidden states at one row per sequence: every layer but the last in
+    /// full, the last one only at `rows` (its keys and values still come from every position),
+    /// through the same attention code as [`BertModel::forward_t`] (so the bf16 products apply
+    /// to a bf16 model). The result equals the full encoder's output at those rows while the
+    /// last layer's attention output, feed-forward block and LayerNorms run on one row per
+    /// sequence; the masked-LM head of the augmentation reads nothing else. No dropout.
+    ///
+    /// # Shapes
+    /// `input_ids`, `token_type_ids`: [batch, seq] u32 (no padding); `rows`: [batch] u32, the
+    /// flat index `i * seq + pos` of a row of sequence `i` -> [batch, hidden]
+    pub fn hidden_at_rows(
+        &self,
+        input_ids: &Tensor,
+        token_type_ids: &Tensor,
+        rows: &Tensor,
+    ) -> Result<Tensor> {
+        let (b, seq) = input_ids.dims2()?;
+        let dtype = self.embeddings.word_embeddings.embeddings().dtype();
+        let ones = Tensor::ones((b, seq), input_ids.dtype(), input_ids.device())?;
+        let mask = additive_mask(&ones, dtype)?;
+        let mut x = self.embeddings.forward(input_ids, token_type_ids, None)?;
+        let h = x.dim(2)?;
+        let Some((last, first)) = self.layers.split_last() else {
+            return x.reshape((b * seq, h))?.index_select(rows, 0);
+        };
+        for layer in first {
+            x = layer.forward(&x, &mask, None)?.0;
+        }
+        let xq = x
+            .reshape((b * seq, h))?
+            .index_select(rows, 0)?
+            .reshape((b, 1, h))?;
+        last.forward_rows(&xq, &x, &mask, None)?.0.reshape((b, h))
     }
 }
 

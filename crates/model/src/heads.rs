@@ -2,9 +2,11 @@
 //! (augmentation) and the student's `fit_dense` projection(s) (SPEC §1).
 
 use crate::config::BertConfig;
+use crate::kernels::bf16::PackedBf16;
 use crate::nn::{activation, LayerNorm, Linear};
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{Init, VarBuilder};
+use std::sync::Arc;
 
 /// `logits = W_c · ReLU(pooled) + b_c` (the paper's and reference code's head), HF name
 /// `classifier`. One output for regression (STS-B).
@@ -25,6 +27,11 @@ impl SequenceClassifier {
         })
     }
 
+    /// Packs a frozen classifier for the bf16 products; returns the number of packed weights.
+    pub fn pack_bf16(&mut self) -> Result<usize> {
+        self.classifier.pack_bf16()
+    }
+
     /// # Shapes
     /// `pooled`: [batch, hidden] -> logits [batch, num_labels]
     pub fn forward(&self, pooled: &Tensor) -> Result<Tensor> {
@@ -43,6 +50,8 @@ pub struct MlmHead {
     /// [vocab]
     pub bias: Tensor,
     act: String,
+    /// The frozen decoder packed for the bf16 products ([`MlmHead::pack_bf16`]).
+    packed_decoder: Option<Arc<PackedBf16>>,
 }
 
 impl MlmHead {
@@ -70,7 +79,17 @@ impl MlmHead {
             decoder,
             bias,
             act: cfg.hidden_act.clone(),
+            packed_decoder: None,
         })
+    }
+
+    /// Packs the frozen transform and decoder (not `Var`s) for the bf16 products; returns the
+    /// number of packed weights.
+    pub fn pack_bf16(&mut self) -> Result<usize> {
+        if self.packed_decoder.is_none() && !self.decoder.is_variable() {
+            self.packed_decoder = PackedBf16::from_weight(&self.decoder)?.map(Arc::new);
+        }
+        Ok(self.dense.pack_bf16()? + usize::from(self.packed_decoder.is_some()))
     }
 
     /// Vocabulary logits for the given hidden states only (e.g. just the masked positions).
@@ -80,7 +99,12 @@ impl MlmHead {
     pub fn forward(&self, hidden: &Tensor) -> Result<Tensor> {
         let x = activation(&self.act, self.dense.forward(hidden)?)?;
         let x = self.layer_norm.forward(&x)?;
-        x.matmul(&self.decoder.t()?)?.broadcast_add(&self.bias)
+        match &self.packed_decoder {
+            Some(p) if crate::kernels::bf16::takes(&x) => {
+                crate::kernels::bf16::linear(&x, p, &self.bias)
+            }
+            _ => x.matmul(&self.decoder.t()?)?.broadcast_add(&self.bias),
+        }
     }
 }
 

@@ -6,7 +6,8 @@
 //! `pytorch_model.bin`, heads by [`Heads`]), [`BertModel::forward_t`] returning a [`BertOutput`]
 //! with every hidden state and every layer's pre-softmax attention scores, the heads
 //! ([`SequenceClassifier`], [`MlmHead`], [`FitDense`]), [`resolve_model`] (local folder or hub id)
-//! and [`load_tokenizer`].
+//! and [`load_tokenizer`]. Frozen models may compute their products in bf16
+//! ([`ModelOptions::compute`], [`Precision`]; `kernels::bf16`).
 
 pub mod bert;
 pub mod config;
@@ -26,6 +27,6 @@ pub use config::{BertConfig, ParamCounts, PRESETS};
 pub use error::{Error, Result};
 pub use heads::{FitDense, FitDenseKind, MlmHead, SequenceClassifier};
 pub use hub::resolve_model;
-pub use model::{Heads, Model, ModelOptions, Trainable, Want};
+pub use model::{Heads, Model, ModelOptions, Precision, Trainable, Want};
 pub use store::{LoadReport, Param};
 pub use tokenizer::{load_tokenizer, tokenizer_hash};

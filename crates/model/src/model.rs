@@ -59,6 +59,92 @@ impl Trainable {
     }
 }
 
+/// The precision of a frozen model's matrix products. Parameters are f32 tensors either way;
+/// `Bf16` additionally packs every frozen dense weight for bf16 products with f32 accumulation
+/// (AVX-512 BF16 CPUs; inference only). Trainable parameters always compute in f32.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// f32 products (the default).
+    #[default]
+    F32,
+    /// bf16 inputs, f32 accumulation and outputs, for frozen dense layers and their attention
+    /// products; f32 where the CPU lacks AVX-512 BF16, on other devices, or with
+    /// `TINYBERT_NO_BF16=1` (see [`Precision::effective`]).
+    Bf16,
+}
+
+impl Precision {
+    /// The names `FromStr` accepts.
+    pub const NAMES: [&'static str; 2] = ["f32", "bf16"];
+
+    /// The lower-case name (`f32`, `bf16`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::Bf16 => "bf16",
+        }
+    }
+
+    /// The precision a model asking for `self` computes in on `device`: `Bf16` only on a CPU
+    /// with AVX-512 BF16 and without `TINYBERT_NO_BF16` set, else `F32`. The first time each
+    /// outcome of a bf16 request is met, one line says which (`tracing::info!`).
+    pub fn effective(self, device: &Device) -> Precision {
+        if self == Precision::F32 {
+            return Precision::F32;
+        }
+        use crate::kernels::bf16;
+        let (effective, line) = if !device.is_cpu() {
+            (
+                Precision::F32,
+                "bf16 requested but bf16 products run on the CPU only: computing in f32",
+            )
+        } else if !bf16::cpu_supported() {
+            (
+                Precision::F32,
+                "bf16 requested but this CPU has no AVX-512 BF16: computing in f32",
+            )
+        } else if bf16::disabled_by_env() {
+            (
+                Precision::F32,
+                "bf16 requested but TINYBERT_NO_BF16 is set: computing in f32",
+            )
+        } else {
+            (Precision::Bf16, "bf16 products: AVX-512 BF16")
+        };
+        static SAID: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+        let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+        if !said.contains(&line) {
+            said.push(line);
+            tracing::info!("{line}");
+        }
+        effective
+    }
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Precision {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "f32" => Ok(Precision::F32),
+            "bf16" => Ok(Precision::Bf16),
+            other => Err(Error::Invalid(format!(
+                "unknown precision `{other}` (expected one of: {})",
+                Precision::NAMES.join(", ")
+            ))),
+        }
+    }
+}
+
 /// How to build a model.
 #[derive(Debug, Clone)]
 pub struct ModelOptions {
@@ -69,6 +155,8 @@ pub struct ModelOptions {
     /// Seed of fresh initialisations (deterministic).
     pub seed: u64,
     pub heads: Heads,
+    /// The precision of the frozen layers' products (default f32; see [`Precision`]).
+    pub compute: Precision,
 }
 
 impl Default for ModelOptions {
@@ -79,6 +167,7 @@ impl Default for ModelOptions {
             trainable: Trainable::None,
             seed: 42,
             heads: Heads::default(),
+            compute: Precision::F32,
         }
     }
 }
@@ -97,6 +186,9 @@ pub struct Model {
     pub report: LoadReport,
     /// The folder the model was loaded from.
     pub source: Option<PathBuf>,
+    /// The precision the frozen layers compute in ([`Precision::effective`] of the requested
+    /// one): `Bf16` when at least one frozen dense layer was packed for the bf16 products.
+    pub compute: Precision,
 }
 
 impl Model {
@@ -124,6 +216,25 @@ impl Model {
             .validate()
             .map_err(|msg| Error::Invalid(format!("config: {msg}")))?;
         build(config.clone(), None, HashMap::new(), opts)
+    }
+
+    /// Packs every frozen dense layer (encoder, pooler, heads; not `Var`s) for the bf16
+    /// products; returns the precision the model now computes in (`Bf16` when any was packed).
+    /// Trainable layers keep computing in f32.
+    pub fn pack_bf16(&mut self) -> Result<Precision> {
+        let mut packed = self.bert.pack_bf16()?;
+        if let Some(c) = &mut self.classifier {
+            packed += c.pack_bf16()?;
+        }
+        if let Some(h) = &mut self.mlm_head {
+            packed += h.pack_bf16()?;
+        }
+        self.compute = if packed > 0 {
+            Precision::Bf16
+        } else {
+            Precision::F32
+        };
+        Ok(self.compute)
     }
 
     /// Runs the encoder (see [`BertModel::forward_t`]).
@@ -357,7 +468,7 @@ fn build(
     } else {
         LoadReport::default()
     };
-    Ok(Model {
+    let mut model = Model {
         config,
         bert,
         classifier,
@@ -366,7 +477,12 @@ fn build(
         params: std::mem::take(&mut st.params),
         report,
         source,
-    })
+        compute: Precision::F32,
+    };
+    if opts.compute.effective(&opts.device) == Precision::Bf16 {
+        model.pack_bf16()?;
+    }
+    Ok(model)
 }
 
 /// Buffers HF stores that are not parameters.

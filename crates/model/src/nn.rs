@@ -1,10 +1,11 @@
 //! Differentiable building blocks: linear layers with BERT initialisation, LayerNorm (our fused
 //! kernel: candle's fused one has no backward pass), seeded dropout, and activations.
 
+use crate::kernels::bf16::PackedBf16;
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 use rand::{Rng, SeedableRng};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// BERT's initialisation of dense and embedding weights: N(0, 0.02).
 pub fn bert_init(std: f64) -> Init {
@@ -15,10 +16,14 @@ pub fn bert_init(std: f64) -> Init {
 }
 
 /// `y = x W^T + b` with HF names `weight` [out, in] and `bias` [out].
+///
+/// A frozen layer of a model computing in bf16 also holds `W^T` packed for the bf16 products
+/// ([`Linear::pack_bf16`]); its forward pass then uses them for inputs that need no gradient.
 #[derive(Debug, Clone)]
 pub struct Linear {
     pub weight: Tensor,
     pub bias: Tensor,
+    packed: Option<Arc<PackedBf16>>,
 }
 
 impl Linear {
@@ -26,7 +31,26 @@ impl Linear {
     pub fn load(vb: VarBuilder, in_dim: usize, out_dim: usize, std: f64) -> Result<Self> {
         let weight = vb.get_with_hints((out_dim, in_dim), "weight", bert_init(std))?;
         let bias = vb.get_with_hints(out_dim, "bias", Init::Const(0.0))?;
-        Ok(Self { weight, bias })
+        Ok(Self {
+            weight,
+            bias,
+            packed: None,
+        })
+    }
+
+    /// Packs a frozen weight (not a `Var`) for the bf16 products; returns the number of packed
+    /// weights, 1 or 0 (trainable weights, other devices and dtypes, and CPUs without AVX-512
+    /// BF16 stay f32).
+    pub fn pack_bf16(&mut self) -> Result<usize> {
+        if self.packed.is_none() && !self.weight.is_variable() {
+            self.packed = PackedBf16::from_weight(&self.weight)?.map(Arc::new);
+        }
+        Ok(usize::from(self.packed.is_some()))
+    }
+
+    /// True when the forward pass uses bf16 products (for inputs that need no gradient).
+    pub fn is_bf16(&self) -> bool {
+        self.packed.is_some()
     }
 }
 
@@ -34,7 +58,12 @@ impl Module for Linear {
     /// # Shapes
     /// `x`: [..., in] -> [..., out]
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        crate::kernels::linear(x, &self.weight, &self.bias)
+        match &self.packed {
+            Some(p) if crate::kernels::bf16::takes(x) => {
+                crate::kernels::bf16::linear(x, p, &self.bias)
+            }
+            _ => crate::kernels::linear(x, &self.weight, &self.bias),
+        }
     }
 }
 

@@ -65,9 +65,15 @@ pub fn read_weights(dir: &Path) -> Result<WeightFile> {
     Ok(WeightFile { path, tensors })
 }
 
-/// Reads one safetensors file; a truncated or corrupt file is an error naming it.
+/// Reads one safetensors file through a memory map (the tensors are copied out of it once); a
+/// truncated or corrupt file is an error naming it.
 pub fn read_safetensors(path: &Path) -> Result<HashMap<String, Tensor>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    // SAFETY: the map is read only while this function runs and every tensor is copied out of
+    // it; as with any memory map, the file must not be truncated or rewritten by another
+    // process meanwhile (checkpoints are written to a temporary name and renamed into place,
+    // which leaves a mapped file intact).
+    let bytes = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
     let corrupt = |msg: String| Error::Checkpoint {
         path: path.to_path_buf(),
         msg,

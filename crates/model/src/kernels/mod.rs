@@ -12,6 +12,7 @@
 //! They apply to contiguous-or-not f32 tensors on the CPU; on other devices and dtypes the public
 //! functions fall back to the composed candle versions, which the tests compare them with.
 
+pub mod bf16;
 mod dropout;
 mod gelu;
 mod layer_norm;
