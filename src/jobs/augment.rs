@@ -33,7 +33,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::path::PathBuf;
 use tinybert_data::{augment_glue, AugmentOptions, AugmentOutcome, Task};
-use tinybert_model::{load_tokenizer, tokenizer_hash, Heads, Model, ModelOptions, Want};
+use tinybert_model::{load_tokenizer, tokenizer_hash, Heads, Model, ModelOptions, Precision, Want};
 
 /// Augment a task's training set (SPEC §5: teacher MLM + GloVe candidates, N_a variants):
 /// train_aug.tsv, Parquet with source_index, summary.json. Resumable (Ctrl-C, rerun).
@@ -87,6 +87,9 @@ pub struct Augment {
     /// Also write each candidate word's candidates to this JSON-lines file.
     #[arg(long)]
     pub log_candidates: Option<String>,
+    /// Precision of the teacher's MLM forwards: f32, or bf16 (AVX-512 BF16 CPUs; f32 elsewhere).
+    #[arg(long, default_value = "f32")]
+    pub dtype: Precision,
     /// CPU threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -120,6 +123,7 @@ impl Job for Augment {
         let dir = ctx.model(&self.teacher)?;
         let model_opts = ModelOptions {
             device: ctx.device.clone(),
+            compute: self.dtype,
             heads: Heads {
                 classifier: Want::Never,
                 mlm: Want::IfPresent,

@@ -26,7 +26,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use serde_json::{json, Value};
 use std::path::Path;
-use tinybert_model::{BertConfig, Heads, Model, ModelOptions, Want};
+use tinybert_model::{BertConfig, Heads, Model, ModelOptions, Precision, Want};
 
 /// The JSON file a bench run writes into its output folder.
 pub const RESULTS_FILE: &str = "inference.json";
@@ -60,6 +60,10 @@ pub struct Bench {
     /// The PyTorch reference benchmark script.
     #[arg(long, default_value = REFERENCE_SCRIPT)]
     pub reference_script: String,
+    /// Precision: f32, or bf16 (our frozen products in bf16 on AVX-512 BF16 CPUs; the PyTorch
+    /// reference under `torch.autocast(bfloat16)`).
+    #[arg(long, default_value = "f32")]
+    pub dtype: Precision,
     /// CPU threads for both implementations (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -106,6 +110,7 @@ impl Job for Bench {
         let threads = rayon::current_num_threads();
         let opts = ModelOptions {
             device: ctx.device.clone(),
+            compute: self.dtype,
             heads: Heads {
                 classifier: Want::Never,
                 mlm: Want::Never,
@@ -150,7 +155,8 @@ impl Job for Bench {
         }
         let values = to_json(&rows, self);
         let md = markdown(&rows, self);
-        let meta = json!({ "seq": self.seq, "threads": threads, "device": ctx.device_name, "iters": self.iters, "warmup": self.warmup });
+        let dtype = self.dtype.effective(&ctx.device).name();
+        let meta = json!({ "seq": self.seq, "threads": threads, "device": ctx.device_name, "dtype": dtype, "iters": self.iters, "warmup": self.warmup });
         let out = ctx.path(&self.output);
         write_results(&out.join(RESULTS_FILE), meta, &values, &md)
     }
@@ -189,6 +195,12 @@ fn reference_rows(a: &Bench, threads: usize, configs: &[(String, BertConfig)]) -
         &a.warmup.max(1).to_string(),
         "--min-time",
         "0",
+        "--dtype",
+        if a.dtype == Precision::Bf16 {
+            "bf16"
+        } else {
+            "fp32"
+        },
     ]
     .iter()
     .map(|s| s.to_string())
