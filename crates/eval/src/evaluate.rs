@@ -19,7 +19,6 @@ use tinybert_data::task::is_test_split;
 use tinybert_data::{read_glue_file, Encoder, Example, GlueDataset, ReadOptions, Task};
 use tinybert_model::{load_tokenizer, tokenizer_hash, Model};
 
-use crate::atomic::write_atomic;
 use crate::classifier::load_classifier;
 use crate::column::{info_of, PredictionColumn};
 use crate::error::{Error, Result};
@@ -27,6 +26,7 @@ use crate::leaderboard::{leaderboard_file, write_leaderboard};
 use crate::predict::{predict, score};
 use crate::predictions_file::{write_predictions, PredictionTable};
 use crate::task::Scores;
+use tinybert_model::io::write_atomic;
 
 /// File name of the scores `tinybert eval glue` writes.
 pub const METRICS_JSON: &str = "metrics.json";

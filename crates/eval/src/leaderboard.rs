@@ -7,9 +7,9 @@ use std::path::Path;
 
 use tinybert_data::Task;
 
-use crate::atomic::write_atomic;
 use crate::column::PredictionColumn;
 use crate::error::{Error, Result};
+use tinybert_model::io::write_atomic;
 
 /// Header line of every leaderboard file.
 pub const LEADERBOARD_HEADER: &str = "index\tprediction";
@@ -135,7 +135,7 @@ pub fn write_leaderboard(
         // Writing into a String cannot fail.
         let _ = writeln!(text, "{index}\t{prediction}");
     }
-    write_atomic(path, text.as_bytes())
+    Ok(write_atomic(path, text.as_bytes())?)
 }
 
 #[cfg(test)]

@@ -18,7 +18,6 @@
 //!   ([`leaderboard`]); [`score_prediction_file`] scores any `index\tprediction` file against
 //!   a split's gold labels; [`write_submission`] zips the leaderboard files of several runs.
 
-mod atomic;
 pub mod classifier;
 pub mod column;
 pub mod error;

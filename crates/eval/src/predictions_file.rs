@@ -27,9 +27,9 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use tinybert_data::{Label, Task};
 
-use crate::atomic::write_with;
 use crate::column::PredictionColumn;
 use crate::error::{Error, Result};
+use tinybert_model::io::write_atomic_with;
 
 /// Metadata keys of a predictions file.
 pub mod keys {
@@ -152,7 +152,7 @@ pub fn write_predictions(path: &Path, table: &PredictionTable) -> Result<()> {
         .set_compression(Compression::SNAPPY)
         .set_key_value_metadata(Some(metadata))
         .build();
-    write_with(path, |tmp| {
+    write_atomic_with(path, |tmp| {
         let parquet = |source| Error::Parquet {
             path: tmp.to_path_buf(),
             source,
