@@ -7,7 +7,8 @@ use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tinybert_distill::train::{self, RunOptions, StudentSpec, TaskData};
+use tinybert_data::Task;
+use tinybert_distill::train::{self, DevEval, RunOptions, StudentSpec, TaskData};
 use tinybert_distill::{
     Compat, FinetuneConfig, GeneralDistillConfig, LayerMapping, MlmHeadConfig, Phase, Schedule,
     TaskDistillConfig, TrainConfig,
@@ -46,8 +47,6 @@ pub struct CommonArgs {
     #[arg(long)]
     pub schedule: Option<String>,
     #[arg(long)]
-    pub max_seq_len: Option<usize>,
-    #[arg(long)]
     pub seed: Option<u64>,
     /// Resumable checkpoint every N optimizer steps.
     #[arg(long)]
@@ -77,7 +76,6 @@ impl CommonArgs {
         set!(batch_size, t.batch_size);
         set!(learning_rate, t.optimizer.lr);
         set!(warmup, t.optimizer.warmup);
-        set!(max_seq_len, t.max_seq_len);
         set!(seed, t.seed);
         set!(save_every, t.save_every);
         set!(log_every, t.log_every);
@@ -191,6 +189,13 @@ pub struct TaskArgs {
     /// Compute teacher logits once and reuse them every epoch.
     #[arg(long)]
     pub cache_teacher: bool,
+    /// Distil from a teacher that may be no better than the majority class (the dev-set
+    /// check before training only warns).
+    #[arg(long)]
+    pub force_weak_teacher: bool,
+    /// How far above the dev set's majority-class baseline the teacher's score must be.
+    #[arg(long)]
+    pub teacher_margin: Option<f64>,
     /// Model label in summary.json and reports.
     #[arg(long, default_value = "TinyBERT")]
     pub label: String,
@@ -306,20 +311,32 @@ pub fn run(cmd: DistillCommand, g: &GlobalArgs) -> Result<()> {
             } else {
                 Phase::Intermediate
             };
-            let task = tinybert_eval::task_info(&a.task)?;
-            let mut cfg = TaskDistillConfig::for_phase(phase, Some(task.name));
+            let task: Task = a.task.parse()?;
+            let mut cfg = TaskDistillConfig::for_phase(phase, Some(task));
             a.common.apply(&mut cfg.train)?;
             a.loss.apply(&mut cfg.loss)?;
             cfg.cache_teacher = a.cache_teacher;
-            let bar = TrainBar::new(&format!("{} {} distillation", task.name, a.phase));
+            cfg.force_weak_teacher = a.force_weak_teacher;
+            if let Some(m) = a.teacher_margin {
+                cfg.teacher_margin = m;
+            }
+            let bar = TrainBar::new(&format!("{task} {} distillation", a.phase));
             let data = TaskData {
+                task,
                 train: a.data.clone(),
-                dev: a.dev.clone(),
             };
+            let mut dev = dev_set(
+                a.dev.as_deref(),
+                task,
+                &teacher,
+                cfg.train.batch_size,
+                &device,
+            )?;
             let r = train::task_distill(
                 &teacher,
                 &a.student,
                 &data,
+                dev.as_mut().map(|d| d as &mut dyn DevEval),
                 &cfg,
                 &a.label,
                 &device,
@@ -356,30 +373,47 @@ pub fn run(cmd: DistillCommand, g: &GlobalArgs) -> Result<()> {
 pub fn finetune(a: FinetuneArgs, g: &GlobalArgs) -> Result<()> {
     let device = crate::device::parse_device(&g.device)?;
     let model = resolve_model(&a.model)?;
-    let task = tinybert_eval::task_info(&a.task)?;
+    let task: Task = a.task.parse()?;
     let mut cfg = FinetuneConfig::default();
-    cfg.train.max_seq_len = if matches!(task.name, "CoLA" | "SST-2") {
-        64
-    } else {
-        128
-    };
     a.common.apply(&mut cfg.train)?;
-    let bar = TrainBar::new(&format!("{} fine-tuning", task.name));
+    let bar = TrainBar::new(&format!("{task} fine-tuning"));
     let data = TaskData {
+        task,
         train: a.data.clone(),
-        dev: a.dev.clone(),
     };
+    let mut dev = dev_set(
+        a.dev.as_deref(),
+        task,
+        &model,
+        cfg.train.batch_size,
+        &device,
+    )?;
     let r = train::finetune(
         &model,
         &data,
+        dev.as_mut().map(|d| d as &mut dyn DevEval),
         &cfg,
         &a.label,
         &device,
         &run_options(a.common.output.clone(), a.common.resume.clone(), &bar),
     )
-    .with_context(|| format!("fine-tuning {} on {}", model.display(), task.name))?;
+    .with_context(|| format!("fine-tuning {} on {task}", model.display()))?;
     report_result(&r, &a.common.output);
     Ok(())
+}
+
+/// The dev set at `path` (a tokenised split of `task`) for models with the tokenizer of
+/// `model_dir`, evaluated in batches of at least 32.
+pub fn dev_set(
+    path: Option<&std::path::Path>,
+    task: Task,
+    model_dir: &std::path::Path,
+    batch_size: usize,
+    device: &candle_core::Device,
+) -> Result<Option<tinybert_eval::DevSet>> {
+    path.map(|p| tinybert_eval::DevSet::open(p, task, model_dir, batch_size.max(32), device))
+        .transpose()
+        .map_err(Into::into)
 }
 
 fn report_result(r: &train::RunResult, out: &std::path::Path) {

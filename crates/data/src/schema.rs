@@ -218,9 +218,9 @@ mod tests {
             tokenizer_hash: "abc".into(),
             max_seq_len: 128,
             pad_id: 0,
-            task: Some(Task::Mnli),
+            task: Some(Task::MNLI),
             split: Some("dev_matched".into()),
-            labels: Task::Mnli.labels().iter().map(|s| s.to_string()).collect(),
+            labels: Task::MNLI.labels().iter().map(|s| s.to_string()).collect(),
         };
         let kv = meta.to_key_values();
         assert_eq!(

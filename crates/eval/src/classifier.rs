@@ -103,17 +103,17 @@ mod tests {
     fn the_task_order_or_no_names_are_accepted() {
         let dir = Path::new("m");
         let ok = strings(&["contradiction", "entailment", "neutral"]);
-        assert!(check_classes(dir, Task::Mnli, 3, Some(&ok)).is_ok());
-        assert!(check_classes(dir, Task::Mnli, 3, None).is_ok());
+        assert!(check_classes(dir, Task::MNLI, 3, Some(&ok)).is_ok());
+        assert!(check_classes(dir, Task::MNLI, 3, None).is_ok());
         let generic = strings(&["LABEL_0", "LABEL_1", "LABEL_2"]);
-        assert!(check_classes(dir, Task::Mnli, 3, Some(&generic)).is_ok());
-        assert!(check_classes(dir, Task::Stsb, 1, Some(&strings(&["LABEL_0"]))).is_ok());
+        assert!(check_classes(dir, Task::MNLI, 3, Some(&generic)).is_ok());
+        assert!(check_classes(dir, Task::STSB, 1, Some(&strings(&["LABEL_0"]))).is_ok());
     }
 
     #[test]
     fn another_order_is_an_error_naming_folder_and_both_orders() {
         let hf = strings(&["entailment", "neutral", "contradiction"]);
-        let err = check_classes(Path::new("models/mnli"), Task::Mnli, 3, Some(&hf))
+        let err = check_classes(Path::new("models/mnli"), Task::MNLI, 3, Some(&hf))
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("model models/mnli:"), "{err}");
@@ -124,12 +124,12 @@ mod tests {
             "{err}"
         );
         let other = strings(&["yes", "no"]);
-        assert!(check_classes(Path::new("m"), Task::Rte, 2, Some(&other)).is_err());
+        assert!(check_classes(Path::new("m"), Task::RTE, 2, Some(&other)).is_err());
     }
 
     #[test]
     fn a_wrong_number_of_outputs_is_an_error() {
-        let err = check_classes(Path::new("m"), Task::Rte, 3, None)
+        let err = check_classes(Path::new("m"), Task::RTE, 3, None)
             .unwrap_err()
             .to_string();
         assert!(err.contains("3 outputs, RTE needs 2"), "{err}");

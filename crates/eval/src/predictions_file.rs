@@ -308,7 +308,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.parquet");
         let t = table(
-            Task::Mnli,
+            Task::MNLI,
             PredictionColumn::Classes(vec![2, 0, 1]),
             vec![Label::Class(2), Label::None, Label::Class(0)],
         );
@@ -321,7 +321,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.parquet");
         let t = table(
-            Task::Stsb,
+            Task::STSB,
             PredictionColumn::Values(vec![1.5, 4.25]),
             vec![Label::Score(2.0), Label::Score(4.0)],
         );
@@ -334,7 +334,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.parquet");
         let t = table(
-            Task::Rte,
+            Task::RTE,
             PredictionColumn::Classes(vec![0, 1]),
             vec![Label::Class(0)],
         );

@@ -18,7 +18,7 @@ use tinybert_data::{glue::glue_file_path, read_glue_file, Label, ReadOptions, Ta
 use crate::column::PredictionColumn;
 use crate::error::{Error, Result};
 use crate::leaderboard::LEADERBOARD_HEADER;
-use crate::task::Scores;
+use tinybert_run::Scores;
 
 /// One prediction as written in the file.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -274,7 +274,7 @@ mod tests {
             dir.path(),
             "\u{feff}index\tprediction\r\n1\tnot_entailment\r\n0\t0\r\n\n",
         );
-        let f = read_prediction_file(&with, Task::Rte).unwrap();
+        let f = read_prediction_file(&with, Task::RTE).unwrap();
         assert_eq!(f.header.as_deref(), Some("index\tprediction"));
         assert_eq!(
             f.column(2, "RTE dev").unwrap(),
@@ -285,7 +285,7 @@ mod tests {
             "0 is an id, not a label"
         );
         let without = write(dir.path(), "0\tentailment\n1\tentailment\n");
-        let f = read_prediction_file(&without, Task::Rte).unwrap();
+        let f = read_prediction_file(&without, Task::RTE).unwrap();
         assert_eq!(f.header, None);
         assert_eq!(
             f.column(2, "RTE dev").unwrap(),
@@ -297,13 +297,13 @@ mod tests {
     fn stsb_values_are_numbers() {
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "index\tprediction\n0\t4.5\n1\t0\n");
-        let f = read_prediction_file(&p, Task::Stsb).unwrap();
+        let f = read_prediction_file(&p, Task::STSB).unwrap();
         assert_eq!(
             f.column(2, "STS-B dev").unwrap(),
             PredictionColumn::Values(vec![4.5, 0.0])
         );
         let bad = write(dir.path(), "0\tNaN\n");
-        let err = read_prediction_file(&bad, Task::Stsb)
+        let err = read_prediction_file(&bad, Task::STSB)
             .unwrap_err()
             .to_string();
         assert!(
@@ -336,7 +336,7 @@ mod tests {
         ];
         for (text, line, message) in cases {
             let p = write(dir.path(), text);
-            let err = read_prediction_file(&p, Task::Rte).unwrap_err().to_string();
+            let err = read_prediction_file(&p, Task::RTE).unwrap_err().to_string();
             assert!(err.contains(&format!("preds.tsv{line}")), "{err}");
             assert!(err.contains(message), "{err}");
         }
@@ -346,7 +346,7 @@ mod tests {
     fn a_missing_or_out_of_range_index_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "0\tentailment\n2\tentailment\n");
-        let f = read_prediction_file(&p, Task::Rte).unwrap();
+        let f = read_prediction_file(&p, Task::RTE).unwrap();
         let err = f.column(3, "RTE dev").unwrap_err().to_string();
         assert!(
             err.contains("preds.tsv")
@@ -365,7 +365,7 @@ mod tests {
     fn a_test_split_cannot_be_scored() {
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "0\tentailment\n");
-        let err = score_prediction_file(Task::Rte, dir.path(), "test", &p)
+        let err = score_prediction_file(Task::RTE, dir.path(), "test", &p)
             .unwrap_err()
             .to_string();
         assert!(err.contains("no gold labels"), "{err}");

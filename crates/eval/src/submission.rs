@@ -40,7 +40,7 @@ pub struct Submission {
 impl Submission {
     /// Tasks all of whose files are included (MNLI needs both `MNLI-m` and `MNLI-mm`).
     pub fn complete_tasks(&self) -> Vec<Task> {
-        Task::ALL
+        Task::GLUE
             .into_iter()
             .filter(|t| !self.missing.iter().any(|m| m.task == *t))
             .collect()
@@ -48,7 +48,7 @@ impl Submission {
 
     /// Tasks with at least one file missing.
     pub fn incomplete_tasks(&self) -> Vec<Task> {
-        Task::ALL
+        Task::GLUE
             .into_iter()
             .filter(|t| self.missing.iter().any(|m| m.task == *t))
             .collect()

@@ -68,8 +68,9 @@ fn merge(base: &mut Json, over: Json) {
 }
 
 /// The `train` table over `default` (a [`TrainConfig`]: `epochs`, `max_steps`, `batch_size`,
-/// `micro_batch_size`, `max_seq_len`, `seed`, `save_every`, `log_every`, `eval_every`,
-/// `optimizer = { lr, warmup, schedule, weight_decay, ... }`). TOML has no null, so
+/// `micro_batch_size`, `seed`, `save_every`, `log_every`, `eval_every`,
+/// `optimizer = { lr, warmup, schedule, weight_decay, ... }`, `nonfinite`,
+/// `max_skipped_steps`; the sequence length is the data's). TOML has no null, so
 /// `max_steps = 0` and `micro_batch_size = 0` mean "not set".
 pub fn train_config(stage: &ResolvedStage, default: &TrainConfig) -> Result<TrainConfig> {
     let mut t: TrainConfig = merged(stage, "train", default)?;

@@ -26,7 +26,8 @@ use crate::pipeline::stage::ResolvedStage;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
 use tinybert_data::Task;
-use tinybert_eval::{evaluate_glue, load_classifier, EvalData, EvalOptions, Summary};
+use tinybert_eval::{evaluate_glue, load_classifier, EvalData, EvalOptions};
+use tinybert_run::Summary;
 
 /// The `eval` kind.
 pub struct Eval;
@@ -183,7 +184,7 @@ fn run(stage: &ResolvedStage, ctx: &StageContext) -> Result<()> {
         return Ok(());
     };
     let params = load_classifier(&model, task, &dev)?.num_params() as u64;
-    let mut summary = Summary::new(task.name(), &p.label, params, first.clone())?;
+    let mut summary = Summary::scored("eval", task.name(), &p.label, params, first.clone());
     summary.speedup = p.speedup;
     summary
         .extra

@@ -14,7 +14,7 @@
 //! threads = 1                        # optional: CPU threads for the products (0: all cores)
 //! outs = ["runs/teacher/${item}"]
 //! [stages.teacher.train]                   # TrainConfig over FinetuneConfig's defaults
-//! epochs = 3                               # (max_seq_len: 64 single sentence, 128 pairs)
+//! epochs = 3                               # (the sequence length is the data's)
 //! optimizer = { lr = 2e-5 }
 //! ```
 
@@ -25,7 +25,7 @@ use crate::pipeline::registry::{KindSpec, StageContext, StageKind};
 use crate::pipeline::stage::ResolvedStage;
 use anyhow::{Context, Result};
 use serde::Deserialize;
-use tinybert_distill::train::{finetune, TaskData};
+use tinybert_distill::train::{finetune, DevEval, TaskData};
 use tinybert_distill::FinetuneConfig;
 
 /// The `finetune` kind.
@@ -83,21 +83,28 @@ impl StageKind for Finetune {
 fn run(stage: &ResolvedStage, ctx: &StageContext) -> Result<()> {
     let p: Params = stage.config()?;
     let model = model_param(stage, ctx, "model")?;
-    let data = TaskData {
-        train: ctx.path(&p.data),
-        dev: p.dev.as_ref().map(|d| ctx.path(d)),
-    };
-    let task = dataset_task(&data.train).with_context(|| at(stage, "data"))?;
-    let mut default = FinetuneConfig::default();
-    default.train.max_seq_len = task.default_max_seq_len();
+    let train = ctx.path(&p.data);
+    let task = dataset_task(&train).with_context(|| at(stage, "data"))?;
+    let data = TaskData { task, train };
+    let default = FinetuneConfig::default();
     let cfg = FinetuneConfig {
         train: train_config(stage, &default.train)?,
     };
+    let dev_path = p.dev.as_ref().map(|d| ctx.path(d));
+    let mut dev = crate::cmd::distill::dev_set(
+        dev_path.as_deref(),
+        task,
+        &model,
+        cfg.train.batch_size,
+        &device(ctx)?,
+    )
+    .with_context(|| at(stage, "dev"))?;
     let out = ctx.path(stage.out()?);
     let training = Training::new(stage, &out)?;
     let r = finetune(
         &model,
         &data,
+        dev.as_mut().map(|d| d as &mut dyn DevEval),
         &cfg,
         &p.label,
         &device(ctx)?,

@@ -93,7 +93,7 @@ impl Params {
         let mut out = Vec::new();
         for s in &self.splits {
             match (task, s.as_str()) {
-                (Task::Mnli, "dev" | "test") => {
+                (Task::MNLI, "dev" | "test") => {
                     out.push((format!("{s}_matched"), s.clone()));
                     out.push((format!("{s}_mismatched"), format!("{s}_mismatched")));
                 }

@@ -17,6 +17,8 @@
 //! dev = "${stages.glue@${item}.out}/dev"   # optional; the prediction phase keeps the best
 //! label = "TinyBERT"                       # the model's name in summary.json and reports
 //! cache_teacher = false                    # prediction: compute teacher logits once
+//! teacher_margin = 0.02                    # with dev: the teacher must beat the majority
+//! force_weak_teacher = false               # class by this much (true: only warn)
 //! keep_checkpoint = false
 //! threads = 1                        # optional: CPU threads for the products (0: all cores)
 //! outs = ["runs/td-inter/${item}"]
@@ -34,7 +36,8 @@ use crate::pipeline::registry::{KindSpec, StageContext, StageKind};
 use crate::pipeline::stage::ResolvedStage;
 use anyhow::{Context, Result};
 use serde::Deserialize;
-use tinybert_distill::train::{task_distill, TaskData};
+use tinybert_data::Task;
+use tinybert_distill::train::{task_distill, DevEval, TaskData};
 use tinybert_distill::{LossConfig, Phase, TaskDistillConfig};
 
 /// The `task-distill` kind.
@@ -57,6 +60,10 @@ struct Params {
     #[serde(default)]
     cache_teacher: bool,
     #[serde(default)]
+    force_weak_teacher: bool,
+    #[serde(default)]
+    teacher_margin: Option<f64>,
+    #[serde(default)]
     keep_checkpoint: bool,
     #[serde(rename = "train", default)]
     _train: Option<toml::Value>,
@@ -71,13 +78,15 @@ fn default_label() -> String {
 }
 
 /// The phase's defaults for `task` with the stage's `train` and `loss` tables over them.
-fn config(stage: &ResolvedStage, p: &Params, task: Option<&str>) -> Result<TaskDistillConfig> {
+fn config(stage: &ResolvedStage, p: &Params, task: Option<Task>) -> Result<TaskDistillConfig> {
     let d = TaskDistillConfig::for_phase(p.phase, task);
     Ok(TaskDistillConfig {
         phase: p.phase,
         train: train_config(stage, &d.train)?,
         loss: merged::<LossConfig>(stage, "loss", &d.loss)?,
         cache_teacher: p.cache_teacher,
+        teacher_margin: p.teacher_margin.unwrap_or(d.teacher_margin),
+        force_weak_teacher: p.force_weak_teacher,
     })
 }
 
@@ -91,6 +100,8 @@ impl StageKind for TaskDistill {
                 "regression_data",
                 "label",
                 "cache_teacher",
+                "force_weak_teacher",
+                "teacher_margin",
                 "keep_checkpoint",
                 "train",
                 "loss",
@@ -127,11 +138,20 @@ fn run(stage: &ResolvedStage, ctx: &StageContext) -> Result<()> {
     let p: Params = stage.config()?;
     let teacher = model_param(stage, ctx, "teacher")?;
     let data = TaskData {
+        task: dataset_task(&ctx.path(&p.data)).with_context(|| at(stage, "data"))?,
         train: ctx.path(&p.data),
-        dev: p.dev.as_ref().map(|d| ctx.path(d)),
     };
-    let task = dataset_task(&data.train).with_context(|| at(stage, "data"))?;
-    let cfg = config(stage, &p, Some(task.name()))?;
+    let task = data.task;
+    let cfg = config(stage, &p, Some(task))?;
+    let dev_path = p.dev.as_ref().map(|d| ctx.path(d));
+    let mut dev = crate::cmd::distill::dev_set(
+        dev_path.as_deref(),
+        task,
+        &teacher,
+        cfg.train.batch_size,
+        &device(ctx)?,
+    )
+    .with_context(|| at(stage, "dev"))?;
     let data = match (&p.regression_data, task.is_regression(), p.phase) {
         (Some(d), true, Phase::Prediction) => TaskData {
             train: ctx.path(d),
@@ -154,6 +174,7 @@ fn run(stage: &ResolvedStage, ctx: &StageContext) -> Result<()> {
         &teacher,
         &student,
         &data,
+        dev.as_mut().map(|d| d as &mut dyn DevEval),
         &cfg,
         &p.label,
         &device(ctx)?,

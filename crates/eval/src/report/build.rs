@@ -5,12 +5,12 @@ use std::path::Path;
 
 use super::charts::{dev_curve_charts, size_charts, Chart};
 use super::layout::Layout;
+use super::scored::ScoredRun;
 use super::spec::{ReportSpec, RowSpec};
 use crate::error::{Error, Result};
 use crate::glue::{EvalSet, GlueColumn};
 use crate::paper::PaperNumbers;
-use crate::run::Run;
-use crate::task::Convention;
+use crate::scoring::{combine, Convention};
 
 /// Where a row's numbers come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +114,7 @@ pub fn build_report(spec: &ReportSpec) -> Result<Report> {
         let runs = row_spec
             .runs
             .iter()
-            .map(|dir| Run::load(dir))
+            .map(|dir| ScoredRun::load(dir))
             .collect::<Result<Vec<_>>>()?;
         ours.push(our_row(spec, i, row_spec, &runs, columns)?);
         loaded.push((row_spec.label.clone(), runs));
@@ -143,54 +143,54 @@ fn our_row(
     spec: &ReportSpec,
     index: usize,
     row: &RowSpec,
-    runs: &[Run],
+    runs: &[ScoredRun],
     columns: &[GlueColumn],
 ) -> Result<ReportRow> {
     let key = format!("rows[{index}] ({})", row.label);
     let mut infos = Vec::new();
-    let mut tasks: Vec<(&str, &Run)> = Vec::new();
+    let mut tasks: Vec<(&str, &ScoredRun)> = Vec::new();
     for run in runs {
-        let info = run.summary.task_info()?;
-        let shown = spec.display_path(&run.dir);
-        if let Some((_, other)) = tasks.iter().find(|(t, _)| *t == info.name) {
+        let info = run.task;
+        let shown = spec.display_path(run.dir());
+        if let Some((_, other)) = tasks.iter().find(|(t, _)| *t == info.name()) {
             return Err(Error::invalid(
                 &spec.origin,
                 format!("{key}.runs"),
                 format!(
                     "{} and {shown} are both {}",
-                    spec.display_path(&other.dir),
-                    info.name
+                    spec.display_path(other.dir()),
+                    info.name()
                 ),
             ));
         }
-        tasks.push((info.name, run));
-        if !columns.iter().any(|c| c.task.name == info.name) {
+        tasks.push((info.name(), run));
+        if !columns.iter().any(|c| c.task == info) {
             tracing::warn!(
                 "{}: task {} is not a column of {}; not shown",
                 shown,
-                info.name,
+                info.name(),
                 spec.layout.name()
             );
         }
         infos.push(RunInfo {
             path: shown,
-            task: info.name.to_string(),
-            step: run.summary.step,
-            score: run.summary.dev.score * 100.0,
+            task: info.name().to_string(),
+            step: run.run.summary.step,
+            score: run.dev.score * 100.0,
         });
     }
     let mut cells = Vec::with_capacity(columns.len());
     for c in columns {
         let run = tasks
             .iter()
-            .find(|(t, _)| *t == c.task.name)
+            .find(|(t, _)| *t == c.task.name())
             .map(|(_, r)| r);
         let scores = run.and_then(|r| match c.set {
-            EvalSet::Main => Some(&r.summary.dev),
-            EvalSet::Mismatched => r.summary.dev_mismatched.as_ref(),
+            EvalSet::Main => Some(&r.dev),
+            EvalSet::Mismatched => r.run.summary.dev_mismatched.as_ref(),
         });
         let cell = match scores {
-            Some(s) => Some(c.task.score(s, Convention::Paper)? * 100.0),
+            Some(s) => Some(combine(c.task, s, Convention::Paper)? * 100.0),
             None => None,
         };
         cells.push(cell);
@@ -215,8 +215,8 @@ fn our_row(
 
 /// The largest parameter count among the runs (task heads differ by a few hundred
 /// parameters); a warning when they differ by more than 1%.
-fn row_params(runs: &[Run]) -> Option<f64> {
-    let counts: Vec<f64> = runs.iter().map(|r| r.summary.params as f64).collect();
+fn row_params(runs: &[ScoredRun]) -> Option<f64> {
+    let counts: Vec<f64> = runs.iter().map(|r| r.params as f64).collect();
     let max = counts
         .iter()
         .copied()
@@ -228,10 +228,10 @@ fn row_params(runs: &[Run]) -> Option<f64> {
     Some(max)
 }
 
-fn row_speedup(runs: &[Run]) -> Option<f64> {
+fn row_speedup(runs: &[ScoredRun]) -> Option<f64> {
     let found: Vec<(f64, &Path)> = runs
         .iter()
-        .filter_map(|r| r.summary.speedup.map(|s| (s, r.dir.as_path())))
+        .filter_map(|r| r.run.summary.speedup.map(|s| (s, r.dir())))
         .collect();
     let (first, _) = *found.first()?;
     if let Some((other, dir)) = found.iter().find(|(s, _)| (s - first).abs() > 1e-9) {

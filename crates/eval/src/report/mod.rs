@@ -2,7 +2,7 @@
 //! the paper's numbers, as Markdown, CSV and SVG charts.
 //!
 //! A [`ReportSpec`] comes from a `REPORT.toml` ([`ReportSpec::load`]) or from run folders
-//! ([`ReportSpec::from_runs`]); [`write_report`] reads the runs (see [`crate::run`] for the
+//! ([`ReportSpec::from_runs`]); [`write_report`] reads the runs (see [`tinybert_run`] for the
 //! folder contract) and writes `report.md`, `report.csv` and `charts/*.svg`. A cell without a
 //! result shows "–" in Markdown and is empty in CSV; nothing is estimated or filled in.
 
@@ -12,6 +12,7 @@ mod csv;
 mod format;
 mod layout;
 mod markdown;
+mod scored;
 mod spec;
 
 pub use build::{build_report, Report, ReportRow, Retained, RunInfo, Source};
