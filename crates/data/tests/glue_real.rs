@@ -10,14 +10,8 @@ use tinybert_data::{
     build_glue, read_glue_file, GlueBuildOptions, GlueDataset, Label, ReadOptions, Task,
 };
 
-fn glue_dir(test: &str) -> Option<PathBuf> {
-    match common::shared_dir().map(|s| s.join("data/glue")) {
-        Some(p) if p.is_dir() => Some(p),
-        _ => {
-            println!("SKIPPED {test}: ../shared/data/glue is absent");
-            None
-        }
-    }
+fn glue_dir() -> Option<PathBuf> {
+    tinybert_testkit::shared("data/glue")
 }
 
 fn label_counts(
@@ -41,7 +35,7 @@ fn label_counts(
 
 #[test]
 fn real_files_have_the_official_row_counts() {
-    let Some(dir) = glue_dir("real_files_have_the_official_row_counts") else {
+    let Some(dir) = glue_dir() else {
         return;
     };
     let expected = [
@@ -82,7 +76,7 @@ fn real_files_have_the_official_row_counts() {
 
 #[test]
 fn real_label_distributions_match_the_official_files() {
-    let Some(dir) = glue_dir("real_label_distributions_match_the_official_files") else {
+    let Some(dir) = glue_dir() else {
         return;
     };
     // Counts of the official files (label 1 / entailment first).
@@ -96,10 +90,10 @@ fn real_label_distributions_match_the_official_files() {
 
 #[test]
 fn real_mrpc_with_bom_builds_a_dataset() {
-    let Some(dir) = glue_dir("real_mrpc_with_bom_builds_a_dataset") else {
+    let Some(dir) = glue_dir() else {
         return;
     };
-    let Some(model) = common::minilm("real_mrpc_with_bom_builds_a_dataset") else {
+    let Some(model) = common::minilm() else {
         return;
     };
     let tok = tinybert_model::load_tokenizer(&model).unwrap();
