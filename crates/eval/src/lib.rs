@@ -47,7 +47,9 @@ pub use paper::{PaperNumbers, PaperRow, PaperTable};
 pub use predict::{predict, score, Predictions};
 pub use predictions_file::{read_predictions, write_predictions, PredictionTable};
 pub use report::{write_report, Layout, ReportSpec, RowSpec};
-pub use score_file::{read_prediction_file, score_prediction_file, FileScore, PredictionFile};
+pub use score_file::{
+    read_prediction_file, score_prediction_file, FileColumn, FileScore, PredictionFile,
+};
 pub use scoring::Convention;
 pub use submission::{write_submission, Submission};
 pub use tinybert_run::Scores;

@@ -108,3 +108,54 @@ fn a_missing_gold_file_names_the_places_looked_at() {
         .to_string();
     assert!(err.contains("CoLA/dev.tsv"), "{err}");
 }
+
+/// A prediction per gold score `g`: `1 + g * 2^-40`, written at full precision. In `f64` these
+/// are distinct for distinct gold scores and in the same order (Spearman 1, as scipy computes
+/// it); read as `f32` they would all be `1.0`, a constant whose correlations are undefined.
+fn near_ties(gold: &[f32]) -> String {
+    let mut text = String::from("index\tprediction\n");
+    for (i, g) in gold.iter().enumerate() {
+        let p = 1.0 + *g as f64 * 2f64.powi(-40);
+        text.push_str(&format!("{i}\t{p}\n"));
+    }
+    text
+}
+
+fn stsb_gold(dir: &Path) -> Vec<f32> {
+    let path = tinybert_data::glue::glue_file_path(dir, Task::STSB, "dev").unwrap();
+    tinybert_data::read_glue_file(Task::STSB, "dev", &path, Default::default())
+        .unwrap()
+        .examples
+        .iter()
+        .map(|e| e.label.score().unwrap())
+        .collect()
+}
+
+fn check_full_precision(dir: &Path) {
+    let tmp = tempfile::tempdir().unwrap();
+    let gold = stsb_gold(dir);
+    let text = near_ties(&gold);
+    assert!(
+        text.lines().nth(1).unwrap().contains("1.000000000"),
+        "{text}"
+    );
+    let p = write(tmp.path(), &text);
+    let s = score_prediction_file(Task::STSB, dir, "dev", &p).unwrap();
+    assert_eq!(s.examples, gold.len());
+    let spearman = s.scores.spearman.unwrap();
+    assert!((spearman - 1.0).abs() < 1e-12, "spearman {spearman}");
+    let pearson = s.scores.pearson.unwrap();
+    assert!(pearson > 1.0 - 1e-6, "pearson {pearson}");
+}
+
+#[test]
+fn stsb_predictions_are_read_at_full_precision() {
+    check_full_precision(&data_glue_dir());
+}
+
+#[test]
+fn stsb_predictions_are_read_at_full_precision_on_the_real_dev_set() {
+    if let Some(dir) = tinybert_testkit::shared("data/glue") {
+        check_full_precision(&dir);
+    }
+}
