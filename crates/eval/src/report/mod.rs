@@ -43,7 +43,7 @@ pub fn write_report(spec: &ReportSpec, output: &Path) -> Result<Vec<PathBuf>> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
-        std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+        tinybert_model::io::write_atomic(&path, text.as_bytes())?;
         written.push(path);
         Ok(())
     };
