@@ -3,8 +3,8 @@
 //! tab-separated, no quoting), and the tokenised Parquet dataset of exactly those rows — what
 //! `data glue` makes of `train_aug.tsv` (same guids, labels and ids) — with `source_index`.
 
+use super::options::AugmentOptions;
 use super::partial::Partial;
-use super::pipeline::AugmentOptions;
 use super::source::SourceFile;
 use crate::encode::Encoder;
 use crate::error::{Error, Result};

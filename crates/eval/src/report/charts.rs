@@ -8,7 +8,7 @@ use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::build::{ReportRow, Source};
+use super::rows::{ReportRow, Source};
 use super::scored::ScoredRun;
 use crate::error::{Error, Result};
 use crate::glue::GlueColumn;

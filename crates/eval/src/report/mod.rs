@@ -12,15 +12,17 @@ mod csv;
 mod format;
 mod layout;
 mod markdown;
+mod rows;
 mod scored;
 mod spec;
 
-pub use build::{build_report, Report, ReportRow, Retained, RunInfo, Source};
+pub use build::{build_report, Report};
 pub use charts::{render_svg, Chart, Series};
 pub use csv::render_csv;
 pub use format::MISSING;
 pub use layout::Layout;
 pub use markdown::render_markdown;
+pub use rows::{ReportRow, Retained, RunInfo, Source};
 pub use spec::{ReportSpec, RowSpec};
 
 use std::path::{Path, PathBuf};
