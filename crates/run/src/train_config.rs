@@ -5,9 +5,11 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::TRAIN_CONFIG_FILE;
 
-/// Writes `echo` to `dir/train_config.json` (pretty-printed, atomically); returns its path.
+/// Checks `echo` ([`check_train_config`]) and writes it to `dir/train_config.json`
+/// (pretty-printed, atomically); returns its path.
 pub fn write_train_config(dir: &Path, echo: &serde_json::Value) -> Result<PathBuf> {
     let path = dir.join(TRAIN_CONFIG_FILE);
+    check_train_config(&path, echo)?;
     let mut text = serde_json::to_string_pretty(echo).map_err(|e| Error::json(&path, None, e))?;
     text.push('\n');
     tinybert_model::io::write_atomic(&path, text.as_bytes())?;
@@ -51,9 +53,15 @@ mod tests {
         write_train_config(dir.path(), &echo).unwrap();
         assert_eq!(read_train_config(dir.path()).unwrap(), echo);
         let err = write_train_config(dir.path(), &serde_json::json!({"stage": "x"}))
-            .and_then(|_| read_train_config(dir.path()))
             .unwrap_err()
             .to_string();
         assert!(err.contains("train_config.json: config.train"), "{err}");
+        std::fs::write(
+            dir.path().join(TRAIN_CONFIG_FILE),
+            r#"{"config": {"train": {}}}"#,
+        )
+        .unwrap();
+        let err = read_train_config(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("train_config.json: stage"), "{err}");
     }
 }
