@@ -1,6 +1,6 @@
 //! `eval`: a fine-tuned model on a GLUE split ([`tinybert_eval::evaluate_glue`], as
 //! `tinybert eval glue`): `metrics.json`, per-example predictions, the leaderboard file on a
-//! test split, and on a labelled split a `summary.json` ([`tinybert_eval::Summary`]) naming the
+//! test split, and on a labelled split a `summary.json` ([`tinybert_run::Summary`]) naming the
 //! model by `label`, which is what `report` stages read.
 //!
 //! ```toml

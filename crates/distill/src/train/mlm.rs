@@ -1,5 +1,5 @@
 //! Fitting a masked-LM head on a frozen encoder (SPEC §10: the MiniLM teacher has none, and
-//! augmentation needs one): 15% of the tokens masked (80% [MASK], 10% random, 10% kept),
+//! augmentation needs one): 15% of the tokens masked (80% `[MASK]`, 10% random, 10% kept),
 //! cross-entropy at the masked positions only, only `cls.predictions.*` trained (or the whole
 //! model, to pre-train one from scratch).
 

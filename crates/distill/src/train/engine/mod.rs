@@ -1,8 +1,7 @@
-//! The training loop shared by every stage, in parts: [`Plan`] (how examples map to steps),
-//! [`Session::start`] (a fresh run, or a resumed one: [`resume`]), [`Session::step`] (one
-//! optimizer step: [`step`], with the non-finite policy), [`Session::evaluate`] (dev
-//! evaluation, best checkpoint), [`Session::checkpoint`] and [`Session::finish`] (the output
-//! model).
+//! The training loop shared by every stage ([`train`]), in parts: [`Plan`] (how examples map to
+//! steps), then a session's start (a fresh run, or a resumed one: [`resume`]), its steps (the
+//! forward and backward passes of `step.rs`, BertAdam, the non-finite policy), dev evaluation
+//! (best checkpoint), checkpoints and finish (the output model).
 //!
 //! Data order is `shuffled_order(n, seed, epoch)` and dropout masks are reseeded from
 //! `(seed, step)` at every optimizer step, so the state in `trainer_state.json` (step, epoch,
