@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::process::Command;
+use tinybert_testkit::{assert_close, Tol};
 
 const WORDS: &[&str] = &[
     "the", "cat", "dog", "sat", "on", "a", "mat", "ran", "to", "house", "big", "small", "red",
@@ -149,15 +150,7 @@ fn a_run_killed_with_sigkill_and_resumed_matches_an_uninterrupted_run() {
     .unwrap();
     assert_eq!(a.len(), b.len());
     for (name, ta) in &a {
-        let diff = (ta - &b[name])
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        assert!(diff <= 1e-6, "{name} differs by {diff}");
+        assert_close(name, &b[name], ta, Tol::abs(1e-6));
     }
     let fa = candle_core::safetensors::load(
         dir.join("straight/fit_dense.safetensors"),
@@ -169,15 +162,12 @@ fn a_run_killed_with_sigkill_and_resumed_matches_an_uninterrupted_run() {
         &candle_core::Device::Cpu,
     )
     .unwrap();
-    let d = (&fa["fit_dense.weight"] - &fb["fit_dense.weight"])
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
-    assert!(d <= 1e-6);
+    assert_close(
+        "fit_dense.weight",
+        &fb["fit_dense.weight"],
+        &fa["fit_dense.weight"],
+        Tol::abs(1e-6),
+    );
     assert_eq!(
         metrics(&dir.join("straight")),
         metrics(&dir.join("resumed"))

@@ -127,10 +127,11 @@ fn jobs() -> Vec<Job> {
             command: &[
                 "distill", "task", "--phase", "prediction", "--teacher", "cli/finetune",
                 "--student", "cli/td-inter", "--data", "cli/augment", "--dev", "cli/glue/dev",
-                "--cache-teacher", "--max-steps", "2", "--batch-size", "8", "--threads", "1",
+                "--cache-teacher",
+                "--force-weak-teacher", "--max-steps", "2", "--batch-size", "8", "--threads", "1",
             ],
             kind: "task-distill",
-            table: "phase = \"prediction\"\nteacher = \"cli/finetune\"\nstudent = \"cli/td-inter\"\ndata = \"cli/augment\"\ndev = \"cli/glue/dev\"\ncache_teacher = true\nmax_steps = 2\nbatch_size = 8\nthreads = 1",
+            table: "phase = \"prediction\"\nteacher = \"cli/finetune\"\nstudent = \"cli/td-inter\"\ndata = \"cli/augment\"\ndev = \"cli/glue/dev\"\ncache_teacher = true\nforce_weak_teacher = true\nmax_steps = 2\nbatch_size = 8\nthreads = 1",
             deps: &["cli/finetune", "cli/td-inter", "cli/augment", "cli/glue"],
         },
         Job {

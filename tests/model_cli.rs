@@ -3,19 +3,15 @@
 
 use std::path::PathBuf;
 use std::process::Command;
+use tinybert_testkit::{assert_close, Tol};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 fn minilm() -> Option<PathBuf> {
-    let p = root().join("../shared/models/all-MiniLM-L6-v2");
-    if p.join("model.safetensors").exists() {
-        Some(p)
-    } else {
-        eprintln!("SKIPPED: {} is absent", p.display());
-        None
-    }
+    tinybert_testkit::shared("models/all-MiniLM-L6-v2/model.safetensors")
+        .and_then(|p| p.parent().map(PathBuf::from))
 }
 
 fn forward(model: &std::path::Path, args: &[&str], out: &std::path::Path) {
@@ -57,22 +53,7 @@ fn compare(got: &std::path::Path, fixture: &str) {
             );
             continue;
         }
-        let diff = (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        let scale = b
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        assert!(diff / scale <= 1e-4, "{name}: rel err {}", diff / scale);
+        assert_close(name, a, b, Tol::rel(1e-4));
     }
 }
 

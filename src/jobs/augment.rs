@@ -100,7 +100,7 @@ pub struct Augment {
 
 /// The reference settings, where the defaults come from.
 fn reference() -> AugmentOptions {
-    AugmentOptions::new(Task::Sst2, PathBuf::new(), PathBuf::new(), PathBuf::new())
+    AugmentOptions::new(Task::SST2, PathBuf::new(), PathBuf::new(), PathBuf::new())
 }
 
 impl Job for Augment {

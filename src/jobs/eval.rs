@@ -25,7 +25,9 @@ use super::{Ctx, Input, Job};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use tinybert_data::Task;
-use tinybert_eval::{evaluate_glue, load_classifier, EvalData, EvalOptions, Scores, Summary};
+use tinybert_eval::{evaluate_glue, EvalData, EvalOptions, Scores};
+use tinybert_model::Precision;
+use tinybert_run::Summary;
 
 /// A fine-tuned model on a GLUE split: metrics.json, per-example predictions
 /// (predictions_<split>.parquet), on a test split the leaderboard file <TASK>.tsv, and on a
@@ -63,6 +65,9 @@ pub struct Eval {
     /// Inference speed-up over the teacher, recorded in summary.json for Table 1.
     #[arg(long, value_parser = positive_number)]
     pub speedup: Option<f64>,
+    /// Precision of the model's products: f32, or bf16 (AVX-512 BF16 CPUs, f32 elsewhere).
+    #[arg(long, default_value = "f32")]
+    pub dtype: Precision,
     /// CPU threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -116,6 +121,7 @@ impl Job for Eval {
             batch_size: self.batch_size,
             output: out.clone(),
             device: ctx.device.clone(),
+            compute: self.dtype,
         };
         let result = evaluate_glue(&opts)
             .with_context(|| format!("evaluating {} on {task}", model.display()))?;
@@ -152,8 +158,8 @@ impl Job for Eval {
                 .file_name()
                 .map_or_else(|| self.model.clone(), |n| n.to_string_lossy().into_owned()),
         };
-        let params = load_classifier(&model, task, &ctx.device)?.num_params() as u64;
-        let mut summary = Summary::new(task.name(), &label, params, first.clone())?;
+        let params = result.params as u64;
+        let mut summary = Summary::scored("eval", task.name(), &label, params, first.clone());
         summary.speedup = self.speedup;
         summary
             .extra

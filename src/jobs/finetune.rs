@@ -15,13 +15,13 @@
 //! outs = ["runs/teacher/${item}"]
 //! ```
 
-use super::train::{checked_task, TrainArgs, Training};
+use super::train::{dev_set, task_of, TrainArgs, Training};
 use super::values::task;
 use super::{Ctx, Input, Job};
 use anyhow::{Context, Result};
 use clap::Args;
 use tinybert_data::Task;
-use tinybert_distill::train::{finetune, TaskData};
+use tinybert_distill::train::{finetune, DevEval, TaskData};
 use tinybert_distill::FinetuneConfig;
 
 /// Fine-tune a model on a task with the ReLU classifier head.
@@ -73,11 +73,10 @@ impl Job for Finetune {
 
     fn run(&self, ctx: &Ctx) -> Result<()> {
         let model = ctx.model(&self.model)?;
-        let data = TaskData {
-            train: ctx.path(&self.data),
-            dev: self.dev.as_ref().map(|d| ctx.path(d)),
-        };
-        let task = checked_task(&data.train, self.task)?;
+        let train = ctx.path(&self.data);
+        let task = task_of(&train, self.task)?;
+        let data = TaskData { task, train };
+        let mut dev = dev_set(ctx, self.dev.as_ref(), task, &model)?;
         let cfg = FinetuneConfig {
             train: self.train.config(&FinetuneConfig::default().train),
         };
@@ -87,6 +86,7 @@ impl Job for Finetune {
         let r = finetune(
             &model,
             &data,
+            dev.as_mut().map(|d| d as &mut dyn DevEval),
             &cfg,
             &self.label,
             &ctx.device,

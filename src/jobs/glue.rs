@@ -70,7 +70,7 @@ impl Glue {
         let mut out = Vec::new();
         for s in &self.splits {
             match (self.task, s.as_str()) {
-                (Task::Mnli, "dev" | "test") => {
+                (Task::MNLI, "dev" | "test") => {
                     out.push((format!("{s}_matched"), s.clone()));
                     out.push((format!("{s}_mismatched"), format!("{s}_mismatched")));
                 }

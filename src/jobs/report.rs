@@ -147,25 +147,38 @@ fn layout(s: &str) -> Result<Layout, String> {
     })
 }
 
+/// One inline table checked: its layout, its sub-folder (none for a single table), title and
+/// rows.
+struct Inline<'a> {
+    layout: Layout,
+    sub: Option<String>,
+    title: Option<String>,
+    rows: &'a [Row],
+}
+
 impl Report {
-    /// The inline tables: `(layout, sub-folder (none for a single table), rows)`.
-    fn inline(&self) -> Result<Vec<(Layout, Option<String>, Option<String>, &[Row])>> {
+    /// The inline tables.
+    fn inline(&self) -> Result<Vec<Inline<'_>>> {
         let mut tables = Vec::new();
         if let Some(rows) = &self.rows {
-            let l = self.layout.unwrap_or(Layout::Table1);
-            tables.push((l, None, self.title.clone(), rows.0.as_slice()));
+            tables.push(Inline {
+                layout: self.layout.unwrap_or(Layout::Table1),
+                sub: None,
+                title: self.title.clone(),
+                rows: rows.0.as_slice(),
+            });
         }
         for (i, t) in self.tables.iter().flat_map(|t| &t.0).enumerate() {
             let l = layout(&t.layout).map_err(|e| anyhow!("tables[{i}]: {e}"))?;
-            if tables.iter().any(|(o, ..)| *o == l) {
+            if tables.iter().any(|o: &Inline| o.layout == l) {
                 bail!("tables[{i}]: two tables with layout `{}`", l.name());
             }
-            tables.push((
-                l,
-                Some(l.name().to_string()),
-                t.title.clone(),
-                t.rows.as_slice(),
-            ));
+            tables.push(Inline {
+                layout: l,
+                sub: Some(l.name().to_string()),
+                title: t.title.clone(),
+                rows: t.rows.as_slice(),
+            });
         }
         Ok(tables)
     }
@@ -181,9 +194,9 @@ impl Job for Report {
         if self.tables.as_ref().is_some_and(|t| t.0.is_empty()) {
             bail!("tables: no tables");
         }
-        for (layout, _, _, rows) in self.inline()? {
-            check_rows(rows, self.bench.is_some())
-                .map_err(|e| anyhow!("{}: {e}", layout.name()))?;
+        for t in self.inline()? {
+            check_rows(t.rows, self.bench.is_some())
+                .map_err(|e| anyhow!("{}: {e}", t.layout.name()))?;
         }
         Ok(())
     }
@@ -222,7 +235,13 @@ impl Job for Report {
             Some(b) => Some(read_bench(&ctx.path(b).join(RESULTS_FILE))?),
             None => None,
         };
-        for (layout, sub, title, rows) in self.inline()? {
+        for Inline {
+            layout,
+            sub,
+            title,
+            rows,
+        } in self.inline()?
+        {
             let rows = rows
                 .iter()
                 .map(|r| {

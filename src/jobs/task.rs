@@ -21,13 +21,13 @@
 //! outs = ["runs/td-inter/${item}"]
 //! ```
 
-use super::train::{checked_task, init_model, LossArgs, TrainArgs, Training};
-use super::values::{model_spec, task, ModelSpec};
+use super::train::{dev_set, init_model, task_of, LossArgs, TrainArgs, Training};
+use super::values::{model_spec, positive_number, task, ModelSpec};
 use super::{Ctx, Input, Job};
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use tinybert_data::Task;
-use tinybert_distill::train::{task_distill, TaskData};
+use tinybert_distill::train::{task_distill, DevEval, TaskData};
 use tinybert_distill::{Phase, TaskDistillConfig};
 
 /// Task-specific distillation, intermediate or prediction phase.
@@ -61,6 +61,14 @@ pub struct TaskDistill {
     /// Compute the teacher's logits once and reuse them every epoch (prediction phase).
     #[arg(long)]
     pub cache_teacher: bool,
+    /// With `dev`: how far the teacher's dev score must be above the dev set's majority-class
+    /// (or constant-prediction) baseline (absolute, on the selection score).
+    #[arg(long, default_value_t = TaskDistillConfig::default().teacher_margin, value_parser = positive_number)]
+    pub teacher_margin: f64,
+    /// Distil from a teacher that may be no better than the majority class (the dev check
+    /// only warns).
+    #[arg(long)]
+    pub force_weak_teacher: bool,
     #[command(flatten)]
     pub train: TrainArgs,
     #[command(flatten)]
@@ -119,22 +127,25 @@ impl Job for TaskDistill {
     fn run(&self, ctx: &Ctx) -> Result<()> {
         let teacher = ctx.model(&self.teacher)?;
         let train = ctx.path(&self.data);
-        let task = checked_task(&train, self.task)?;
+        let task = task_of(&train, self.task)?;
         let phase = Phase::from(self.phase);
-        let d = TaskDistillConfig::for_phase(phase, Some(task.name()));
+        let d = TaskDistillConfig::for_phase(phase, Some(task));
         let cfg = TaskDistillConfig {
             train: self.train.config(&d.train),
             loss: self.loss.config(&d.loss),
             cache_teacher: self.cache_teacher,
+            teacher_margin: self.teacher_margin,
+            force_weak_teacher: self.force_weak_teacher,
             ..d
         };
         let data = TaskData {
+            task,
             train: match (&self.regression_data, task.is_regression(), phase) {
                 (Some(r), true, Phase::Prediction) => ctx.path(r),
                 _ => train,
             },
-            dev: self.dev.as_ref().map(|d| ctx.path(d)),
         };
+        let mut dev = dev_set(ctx, self.dev.as_ref(), task, &teacher)?;
         let out = ctx.path(&self.output);
         let student = match &self.student {
             ModelSpec::Named(s) => ctx.path(s),
@@ -151,6 +162,7 @@ impl Job for TaskDistill {
             &teacher,
             &student,
             &data,
+            dev.as_mut().map(|d| d as &mut dyn DevEval),
             &cfg,
             &self.label,
             &ctx.device,

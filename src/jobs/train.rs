@@ -6,15 +6,16 @@ use super::values::Shape;
 use super::values::{positive, positive_number, probability};
 use super::Ctx;
 use crate::progress::TrainBar;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use clap::Args;
 use std::path::{Path, PathBuf};
 use tinybert_data::parquet_io::{dataset_files, read_meta};
 use tinybert_data::Task;
 use tinybert_distill::train::checkpoint::{CHECKPOINT_DIR, STATE_FILE};
 use tinybert_distill::train::{RunOptions, RunResult};
-use tinybert_distill::{Compat, LayerMapping, LossConfig, Schedule, TrainConfig};
-use tinybert_model::{load_tokenizer, FitDenseKind, Heads, Model, ModelOptions, Want};
+use tinybert_distill::{Compat, LayerMapping, LossConfig, NonFinite, Schedule, TrainConfig};
+use tinybert_eval::DevSet;
+use tinybert_model::{load_tokenizer, FitDenseKind, Heads, Model, ModelOptions, Precision, Want};
 
 /// The trainer loop's parameters; unset ones keep the stage's paper defaults.
 #[derive(Debug, Clone, Default, Args)]
@@ -58,6 +59,13 @@ pub struct TrainArgs {
     /// Dev evaluation every N optimizer steps (0: at the end of each epoch).
     #[arg(long)]
     pub eval_every: Option<usize>,
+    /// At a step whose loss or gradient is NaN or infinite: stop (the last checkpoint stays
+    /// finite), or skip the step (stopping after `max_skipped_steps` in a row).
+    #[arg(long, value_parser = nonfinite)]
+    pub nonfinite: Option<NonFinite>,
+    /// With `nonfinite = skip`: consecutive skipped steps that stop the run.
+    #[arg(long, value_parser = positive)]
+    pub max_skipped_steps: Option<usize>,
     /// Keep `checkpoint/` (optimizer state, needed only to resume) after success.
     #[arg(long)]
     pub keep_checkpoint: bool,
@@ -65,6 +73,14 @@ pub struct TrainArgs {
     /// whose output folder holds a checkpoint continues from there.
     #[arg(long)]
     pub resume: Option<PathBuf>,
+}
+
+fn nonfinite(s: &str) -> Result<NonFinite, String> {
+    match s {
+        "stop" => Ok(NonFinite::Stop),
+        "skip" => Ok(NonFinite::Skip),
+        _ => Err("expected stop or skip".into()),
+    }
 }
 
 /// `warmup_linear` (or `warmup-linear`) or `constant`.
@@ -104,6 +120,8 @@ impl TrainArgs {
             }
         }
         t.seed = self.seed.unwrap_or(t.seed);
+        t.nonfinite = self.nonfinite.unwrap_or(t.nonfinite);
+        t.max_skipped_steps = self.max_skipped_steps.unwrap_or(t.max_skipped_steps);
         t.max_steps = match self.max_steps {
             Some(0) => None,
             set => set.or(t.max_steps),
@@ -146,6 +164,10 @@ pub struct LossArgs {
     /// A separate embedding projection (the paper's W_e) instead of one shared fit_dense.
     #[arg(long)]
     pub separate_embedding_fit: bool,
+    /// Precision of the frozen teacher's forward: f32, or bf16 (AVX-512 BF16 CPUs, f32
+    /// elsewhere); the student and its optimizer stay f32.
+    #[arg(long)]
+    pub teacher_dtype: Option<Precision>,
 }
 
 fn mapping(s: &str) -> Result<LayerMapping, String> {
@@ -179,6 +201,7 @@ impl LossArgs {
         if self.separate_embedding_fit {
             l.fit_dense = FitDenseKind::SeparateEmbedding;
         }
+        l.teacher_precision = self.teacher_dtype.unwrap_or(l.teacher_precision);
         l
     }
 }
@@ -267,16 +290,26 @@ pub fn init_model(shape: &Shape, tokenizer: &Path, seed: u64, dir: &Path) -> Res
     Ok(())
 }
 
-/// The task of a training set, checked against the one asked for.
-pub fn checked_task(data: &Path, asked: Option<Task>) -> Result<Task> {
-    let task = dataset_task(data).context("data")?;
+/// The task a run is for: the one asked for, else the one its training set records (the
+/// trainers refuse data of another task).
+pub fn task_of(data: &Path, asked: Option<Task>) -> Result<Task> {
     match asked {
-        Some(t) if t != task => bail!(
-            "task {t} asked for, but {} holds {task} data",
-            data.display()
-        ),
-        _ => Ok(task),
+        Some(t) => Ok(t),
+        None => dataset_task(data).context("data"),
     }
+}
+
+/// The dev set a trainer evaluates on (the best dev checkpoint is kept), for models with the
+/// tokenizer of `model_dir`.
+pub fn dev_set(
+    ctx: &Ctx,
+    dev: Option<&String>,
+    task: Task,
+    model_dir: &Path,
+) -> Result<Option<DevSet>> {
+    dev.map(|d| DevSet::open(&ctx.path(d), task, model_dir, 64, &ctx.device))
+        .transpose()
+        .context("dev")
 }
 
 /// The task recorded in a tokenised dataset's metadata (read from its first shard only).

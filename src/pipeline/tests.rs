@@ -155,7 +155,8 @@ fn a_stage_computed_by_other_code_is_stale_unless_code_changes_are_ignored() {
         with(&f.run_with(&[], opts), &Status::Ran),
         Vec::<String>::new()
     );
-    assert_eq!(with(&f.run(&[]), &Status::Ran), ["left", "report"]);
+    // `left` recomputes the same output, so `report` (which reads it) stays up to date.
+    assert_eq!(with(&f.run(&[]), &Status::Ran), ["left"]);
     let relocked = Lock::load(&lock_path).unwrap();
     assert_eq!(relocked.stages["left"].code, "test");
 }

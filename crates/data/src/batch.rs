@@ -173,6 +173,19 @@ impl Batch {
     }
 }
 
+/// Inference batches: the indices of `items` grouped into batches of at most `batch_size`,
+/// shortest sequences first (a stable sort, so equal lengths keep their order), so that each
+/// batch pads little. Run every batch and put its outputs back at its indices to get them in
+/// input order.
+pub fn length_sorted_batches<S: Sequence>(items: &[S], batch_size: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_key(|&i| items[i].input_ids().len());
+    order
+        .chunks(batch_size.max(1))
+        .map(<[usize]>::to_vec)
+        .collect()
+}
+
 /// The indices `0..n` in a random order that depends only on `seed` and `epoch`.
 pub fn shuffled_order(n: usize, seed: u64, epoch: u64) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
@@ -265,5 +278,18 @@ mod tests {
             .map(|b| b.unwrap().batch_size)
             .collect();
         assert_eq!(sizes, vec![2, 2, 1]);
+    }
+
+    #[test]
+    fn length_sorted_batches_cover_every_index_once_shortest_first() {
+        let ex = |n: usize| Instance {
+            input_ids: vec![1; n],
+            token_type_ids: vec![0; n],
+            is_random_next: false,
+        };
+        let items = [ex(5), ex(2), ex(9), ex(2), ex(4)];
+        let b = length_sorted_batches(&items, 2);
+        assert_eq!(b, vec![vec![1, 3], vec![4, 0], vec![2]]);
+        assert_eq!(length_sorted_batches(&items, 0).len(), 5);
     }
 }

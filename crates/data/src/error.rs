@@ -40,6 +40,9 @@ pub enum Error {
         #[source]
         source: arrow::error::ArrowError,
     },
+    /// An input with nothing to use (an empty or all-blank corpus); `path` names it.
+    #[error("{path}: {msg}")]
+    Input { path: PathBuf, msg: String },
     /// A Parquet file is not a dataset of the expected kind, schema version or tokenizer.
     #[error("{path}: {msg}")]
     Schema { path: PathBuf, msg: String },

@@ -1,4 +1,4 @@
-//! Writing `summary.json` files (atomically: temporary name, then rename).
+//! Writing `summary.json` files (atomically, through [`tinybert_model::io::write_atomic`]).
 
 use crate::error::{Error, Result};
 use std::path::Path;
@@ -9,7 +9,6 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
         path: path.to_path_buf(),
         source: e,
     })?;
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text + "\n").map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    tinybert_model::io::write_atomic(path, (text + "\n").as_bytes())?;
+    Ok(())
 }

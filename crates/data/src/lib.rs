@@ -31,7 +31,8 @@ pub mod tsv;
 
 pub use augment::{augment_glue, AugmentOptions, AugmentOutcome, AugmentSummary};
 pub use batch::{
-    batches, collate, shuffled_order, Batch, BatchLabels, BatchTensors, Padding, Sequence,
+    batches, collate, length_sorted_batches, shuffled_order, Batch, BatchLabels, BatchTensors,
+    Padding, Sequence,
 };
 pub use corpus::{build_corpus, CorpusOptions, CorpusSummary, InstanceConfig, SentenceSplit};
 pub use dataset::{GlueDataset, InstanceShards};
@@ -41,4 +42,4 @@ pub use example::{Example, Instance, Label, RawExample};
 pub use glue::{build_glue, read_glue_file, GlueBuildOptions, GlueSummary, ReadOptions};
 pub use progress::{NoProgress, Progress};
 pub use schema::{DatasetKind, DatasetMeta, SCHEMA_VERSION};
-pub use task::{MetricKind, Task};
+pub use task::{Input, MetricKind, Output, Task, TaskDef, TaskSpec};

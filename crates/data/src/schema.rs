@@ -4,14 +4,14 @@
 //! | column | type | meaning |
 //! |---|---|---|
 //! | `guid` | utf8 | the file's `index`/`id` column, else the 0-based data-row number |
-//! | `input_ids` | list<u32> | `[CLS] A [SEP] (B [SEP])`, unpadded, truncated longest-first |
-//! | `token_type_ids` | list<u8> | 0 for `[CLS] A [SEP]`, 1 for `B [SEP]` |
+//! | `input_ids` | `list<u32>` | `[CLS] A [SEP] (B [SEP])`, unpadded, truncated longest-first |
+//! | `token_type_ids` | `list<u8>` | 0 for `[CLS] A [SEP]`, 1 for `B [SEP]` |
 //! | `length` | u32 | number of tokens; the attention mask is 1 on these and 0 on padding |
 //! | `label` | int64 (class id into `labels`) or float32 (STS-B); null on test splits |
 //! | `source_index` | uint64, nullable | only in augmented sets: the original example's row |
 //!
 //! # Pre-training instances (`kind = pretraining`, schema version 1)
-//! `input_ids` list<u32>, `token_type_ids` list<u8>, `length` u32 (as above) and
+//! `input_ids` `list<u32>`, `token_type_ids` `list<u8>`, `length` u32 (as above) and
 //! `is_random_next` bool (B was drawn from another document, BERT's next-sentence sampling).
 //!
 //! # Key-value metadata (every file)
@@ -218,9 +218,9 @@ mod tests {
             tokenizer_hash: "abc".into(),
             max_seq_len: 128,
             pad_id: 0,
-            task: Some(Task::Mnli),
+            task: Some(Task::MNLI),
             split: Some("dev_matched".into()),
-            labels: Task::Mnli.labels().iter().map(|s| s.to_string()).collect(),
+            labels: Task::MNLI.labels().iter().map(|s| s.to_string()).collect(),
         };
         let kv = meta.to_key_values();
         assert_eq!(

@@ -176,13 +176,10 @@ fn the_last_layer_at_the_masked_rows_equals_the_full_encoder() {
         .unwrap()
         .index_select(&rows, 0)
         .unwrap();
-    let diff: f32 = (fast - want)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar()
-        .unwrap();
-    assert!(diff < 1e-5, "max difference {diff}");
+    tinybert_testkit::assert_close(
+        "hidden rows",
+        &fast,
+        &want,
+        tinybert_testkit::Tol::abs(1e-5),
+    );
 }

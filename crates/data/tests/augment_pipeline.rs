@@ -29,13 +29,13 @@ fn tsv(dir: &Path) -> String {
 fn the_same_seed_gives_the_same_output_and_another_seed_another() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let glue = fx::glue_dir(d, Task::Sst2, fx::SST2);
+    let glue = fx::glue_dir(d, Task::SST2, fx::SST2);
     let glove = fx::write_glove(d);
-    let a = fx::options(Task::Sst2, &glue, &glove, &d.join("a"));
-    let mut b = fx::options(Task::Sst2, &glue, &glove, &d.join("b"));
+    let a = fx::options(Task::SST2, &glue, &glove, &d.join("a"));
+    let mut b = fx::options(Task::SST2, &glue, &glove, &d.join("b"));
     b.chunk_size = 4; // chunking and batching do not change the result
     b.batch_size = 64;
-    let mut c = fx::options(Task::Sst2, &glue, &glove, &d.join("c"));
+    let mut c = fx::options(Task::SST2, &glue, &glove, &d.join("c"));
     c.seed = 7;
     let sa = run(&a, d);
     run(&b, d);
@@ -50,9 +50,9 @@ fn the_same_seed_gives_the_same_output_and_another_seed_another() {
 fn originals_come_first_variants_replace_candidate_words_and_repeat_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let glue = fx::glue_dir(d, Task::Sst2, fx::SST2);
+    let glue = fx::glue_dir(d, Task::SST2, fx::SST2);
     let glove = fx::write_glove(d);
-    let opts = fx::options(Task::Sst2, &glue, &glove, &d.join("out"));
+    let opts = fx::options(Task::SST2, &glue, &glove, &d.join("out"));
     let s = run(&opts, d);
     let ds = GlueDataset::open(&d.join("out")).unwrap();
     let text = tsv(&d.join("out"));
@@ -96,9 +96,9 @@ fn originals_come_first_variants_replace_candidate_words_and_repeat_nothing() {
 fn pairs_are_augmented_field_by_field_with_the_other_field_original() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let glue = fx::glue_dir(d, Task::Mrpc, fx::MRPC);
+    let glue = fx::glue_dir(d, Task::MRPC, fx::MRPC);
     let glove = fx::write_glove(d);
-    let opts = fx::options(Task::Mrpc, &glue, &glove, &d.join("out"));
+    let opts = fx::options(Task::MRPC, &glue, &glove, &d.join("out"));
     let s = run(&opts, d);
     let text = tsv(&d.join("out"));
     let mut lines = text.lines();
@@ -135,13 +135,13 @@ fn pairs_are_augmented_field_by_field_with_the_other_field_original() {
 fn an_interrupted_run_resumes_to_the_same_output() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let glue = fx::glue_dir(d, Task::Sst2, fx::SST2);
+    let glue = fx::glue_dir(d, Task::SST2, fx::SST2);
     let glove = fx::write_glove(d);
-    let whole = fx::options(Task::Sst2, &glue, &glove, &d.join("whole"));
+    let whole = fx::options(Task::SST2, &glue, &glove, &d.join("whole"));
     run(&whole, d);
 
     let out = d.join("resumed");
-    let mut first = fx::options(Task::Sst2, &glue, &glove, &out);
+    let mut first = fx::options(Task::SST2, &glue, &glove, &out);
     first.stop = Some(Arc::new(AtomicBool::new(true))); // as if Ctrl-C came during chunk 0
     let (tok, hash) = fx::tokenizer(d);
     let teacher = fx::teacher(3);
@@ -157,7 +157,7 @@ fn an_interrupted_run_resumes_to_the_same_output() {
     // A crash while writing chunk 1 leaves a temporary file, which is ignored.
     std::fs::write(out.join("partial/chunk-000001.tsv.tmp"), "garbage").unwrap();
 
-    let second = fx::options(Task::Sst2, &glue, &glove, &out);
+    let second = fx::options(Task::SST2, &glue, &glove, &out);
     let s = run(&second, d);
     assert_eq!(s.resumed_chunks, 1);
     assert_eq!(
@@ -174,16 +174,16 @@ fn an_interrupted_run_resumes_to_the_same_output() {
     );
 
     // Other settings do not reuse chunks of another run.
-    let mut third = fx::options(Task::Sst2, &glue, &glove, &out);
+    let mut third = fx::options(Task::SST2, &glue, &glove, &out);
     third.stop = Some(Arc::new(AtomicBool::new(true)));
     third.seed = 9;
     let teacher = fx::teacher(3);
     augment_glue(&third, &teacher, &tok, &hash, &NoProgress).unwrap();
-    let mut fourth = fx::options(Task::Sst2, &glue, &glove, &out);
+    let mut fourth = fx::options(Task::SST2, &glue, &glove, &out);
     fourth.seed = 9;
     let s = run(&fourth, d);
     assert_eq!(s.resumed_chunks, 1);
-    let mut fifth = fx::options(Task::Sst2, &glue, &glove, &d.join("fresh9"));
+    let mut fifth = fx::options(Task::SST2, &glue, &glove, &d.join("fresh9"));
     fifth.seed = 9;
     run(&fifth, d);
     assert_eq!(tsv(&out), tsv(&d.join("fresh9")));
@@ -193,12 +193,12 @@ fn an_interrupted_run_resumes_to_the_same_output() {
 fn train_aug_tsv_reads_back_with_the_glue_reader_and_matches_the_dataset() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let glue = fx::glue_dir(d, Task::Mrpc, fx::MRPC);
+    let glue = fx::glue_dir(d, Task::MRPC, fx::MRPC);
     let glove = fx::write_glove(d);
-    let opts = fx::options(Task::Mrpc, &glue, &glove, &d.join("out"));
+    let opts = fx::options(Task::MRPC, &glue, &glove, &d.join("out"));
     let s = run(&opts, d);
     let file = read_glue_file(
-        Task::Mrpc,
+        Task::MRPC,
         "train",
         &d.join("out/train_aug.tsv"),
         ReadOptions::default(),
@@ -206,7 +206,7 @@ fn train_aug_tsv_reads_back_with_the_glue_reader_and_matches_the_dataset() {
     .unwrap();
     assert_eq!(file.examples.len(), s.output_rows);
     let ds = GlueDataset::open(&d.join("out")).unwrap();
-    assert_eq!(ds.meta.task, Some(Task::Mrpc));
+    assert_eq!(ds.meta.task, Some(Task::MRPC));
     assert_eq!(ds.meta.tokenizer_hash, s.tokenizer_hash);
     let (tok, _) = fx::tokenizer(d);
     for (raw, ex) in file.examples.iter().zip(&ds.examples) {
@@ -240,12 +240,12 @@ fn train_aug_tsv_reads_back_with_the_glue_reader_and_matches_the_dataset() {
 fn a_teacher_without_an_mlm_head_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let glue = fx::glue_dir(d, Task::Sst2, fx::SST2);
+    let glue = fx::glue_dir(d, Task::SST2, fx::SST2);
     let glove = fx::write_glove(d);
     let (tok, hash) = fx::tokenizer(d);
     let mut teacher = fx::teacher(3);
     teacher.mlm_head = None;
-    let opts = fx::options(Task::Sst2, &glue, &glove, &d.join("out"));
+    let opts = fx::options(Task::SST2, &glue, &glove, &d.join("out"));
     let err = augment_glue(&opts, &teacher, &tok, &hash, &NoProgress)
         .err()
         .unwrap()
@@ -257,9 +257,9 @@ fn a_teacher_without_an_mlm_head_is_an_error() {
 fn the_candidate_log_lists_every_candidate_position() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let glue = fx::glue_dir(d, Task::Sst2, fx::SST2);
+    let glue = fx::glue_dir(d, Task::SST2, fx::SST2);
     let glove_path = fx::write_glove(d);
-    let mut opts = fx::options(Task::Sst2, &glue, &glove_path, &d.join("out"));
+    let mut opts = fx::options(Task::SST2, &glue, &glove_path, &d.join("out"));
     opts.log_candidates = Some(d.join("candidates.jsonl"));
     let s = run(&opts, d);
     let glove = tinybert_data::augment::GloveIndex::load(&glove_path, 100).unwrap();

@@ -175,3 +175,25 @@ fn without_splitting_each_line_is_one_segment() {
     let s = build_corpus(&opts, &tok, &hash, &NoProgress).unwrap();
     assert_eq!(s.sentences as usize, lines);
 }
+
+#[test]
+fn an_empty_or_blank_input_is_an_error_naming_the_file_and_leaves_no_dataset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tokdir = tempfile::tempdir().unwrap();
+    let (tok, hash) = common::tiny_tokenizer(tokdir.path());
+    for (name, text) in [("empty.txt", ""), ("blank.txt", "\n  \n\t\n\n")] {
+        let input = tmp.path().join(name);
+        std::fs::write(&input, text).unwrap();
+        let out = tmp.path().join(format!("out-{name}"));
+        let opts = CorpusOptions::new(vec![input.clone()], out.clone());
+        let err = build_corpus(&opts, &tok, &hash, &NoProgress)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&input.display().to_string()) && err.contains("empty or blank"),
+            "{err}"
+        );
+        let left: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
+        assert!(left.is_empty(), "{name}: {left:?}");
+    }
+}

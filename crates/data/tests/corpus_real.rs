@@ -6,22 +6,16 @@ mod common;
 use tinybert_data::corpus::word_cache::CachedTokenizer;
 use tinybert_data::{build_corpus, CorpusOptions, InstanceShards, NoProgress};
 
-fn sample(test: &str) -> Option<std::path::PathBuf> {
-    match common::shared_dir().map(|s| s.join("data/corpus/enwiki_sample_10MB.txt")) {
-        Some(p) if p.is_file() => Some(p),
-        _ => {
-            println!("SKIPPED {test}: ../shared/data/corpus is absent");
-            None
-        }
-    }
+fn sample() -> Option<std::path::PathBuf> {
+    tinybert_testkit::shared("data/corpus/enwiki_sample_10MB.txt")
 }
 
 #[test]
 fn cached_tokenisation_equals_whole_lines_on_real_text() {
-    let Some(path) = sample("cached_tokenisation_equals_whole_lines_on_real_text") else {
+    let Some(path) = sample() else {
         return;
     };
-    let Some(model) = common::minilm("cached_tokenisation_equals_whole_lines_on_real_text") else {
+    let Some(model) = common::minilm() else {
         return;
     };
     let tok = tinybert_model::load_tokenizer(&model).unwrap();
@@ -41,10 +35,10 @@ fn cached_tokenisation_equals_whole_lines_on_real_text() {
 
 #[test]
 fn real_corpus_builds_deterministic_instances() {
-    let Some(path) = sample("real_corpus_builds_deterministic_instances") else {
+    let Some(path) = sample() else {
         return;
     };
-    let Some(model) = common::minilm("real_corpus_builds_deterministic_instances") else {
+    let Some(model) = common::minilm() else {
         return;
     };
     let tok = tinybert_model::load_tokenizer(&model).unwrap();

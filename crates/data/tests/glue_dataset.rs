@@ -32,7 +32,7 @@ fn build(
 
 #[test]
 fn every_shard_records_tokenizer_hash_schema_version_and_labels() {
-    let (out, s, hash) = build(Task::Mnli, "train", None, 2);
+    let (out, s, hash) = build(Task::MNLI, "train", None, 2);
     assert_eq!(s.rows, 5);
     let files = dataset_files(out.path()).unwrap();
     let names: Vec<String> = files
@@ -52,7 +52,7 @@ fn every_shard_records_tokenizer_hash_schema_version_and_labels() {
         assert_eq!(meta.kind, DatasetKind::Glue);
         assert_eq!(meta.schema_version, SCHEMA_VERSION);
         assert_eq!(meta.tokenizer_hash, hash);
-        assert_eq!(meta.task, Some(Task::Mnli));
+        assert_eq!(meta.task, Some(Task::MNLI));
         assert_eq!(meta.split.as_deref(), Some("train"));
         assert_eq!(meta.labels, ["contradiction", "entailment", "neutral"]);
         assert_eq!(meta.max_seq_len, 128);
@@ -62,7 +62,7 @@ fn every_shard_records_tokenizer_hash_schema_version_and_labels() {
 
 #[test]
 fn a_dataset_loads_back_in_file_order_with_labels() {
-    let (out, _, hash) = build(Task::Qqp, "train", None, 1000);
+    let (out, _, hash) = build(Task::QQP, "train", None, 1000);
     let ds = GlueDataset::open(out.path()).unwrap();
     ds.meta.require_tokenizer(&hash).unwrap();
     assert!(ds.meta.require_tokenizer("another").is_err());
@@ -80,11 +80,11 @@ fn a_dataset_loads_back_in_file_order_with_labels() {
 
 #[test]
 fn stsb_scores_are_floats_and_test_labels_are_null() {
-    let (out, s, _) = build(Task::Stsb, "dev", None, 1000);
+    let (out, s, _) = build(Task::STSB, "dev", None, 1000);
     let ds = GlueDataset::open(out.path()).unwrap();
     assert_eq!(ds.examples[1].label, Label::Score(0.6));
     assert_eq!(s.scores.as_ref().unwrap().max, 5.0);
-    let (out, _, _) = build(Task::Stsb, "test", None, 1000);
+    let (out, _, _) = build(Task::STSB, "test", None, 1000);
     let ds = GlueDataset::open(out.path()).unwrap();
     assert!(ds.examples.iter().all(|e| e.label == Label::None));
     assert_eq!(ds.examples[1].guid, "1");
@@ -92,7 +92,7 @@ fn stsb_scores_are_floats_and_test_labels_are_null() {
 
 #[test]
 fn pairs_are_truncated_to_the_maximum_length() {
-    let (out, s, _) = build(Task::Qqp, "dev", Some(16), 1000);
+    let (out, s, _) = build(Task::QQP, "dev", Some(16), 1000);
     assert_eq!(s.truncated, 2);
     let ds = GlueDataset::open(out.path()).unwrap();
     for e in &ds.examples {
@@ -107,7 +107,7 @@ fn pairs_are_truncated_to_the_maximum_length() {
 
 #[test]
 fn batches_pad_dynamically_and_carry_labels() {
-    let (out, _, _) = build(Task::Cola, "train", None, 1000);
+    let (out, _, _) = build(Task::COLA, "train", None, 1000);
     let ds = GlueDataset::open(out.path()).unwrap();
     let order: Vec<usize> = (0..ds.len()).collect();
     let all: Vec<_> = batches(&ds.examples, &order, 2, Padding::Longest, ds.meta.pad_id)

@@ -15,7 +15,7 @@ fn read(task: Task, split: &str) -> Vec<RawExample> {
 
 #[test]
 fn cola_train_has_no_header_and_uses_columns_1_and_3() {
-    let ex = read(Task::Cola, "train");
+    let ex = read(Task::COLA, "train");
     assert_eq!(ex.len(), 5, "the first line is data, not a header");
     assert_eq!(ex[0].label, Label::Class(1));
     assert_eq!(ex[2].label, Label::Class(0));
@@ -28,7 +28,7 @@ fn cola_train_has_no_header_and_uses_columns_1_and_3() {
 
 #[test]
 fn cola_test_has_an_index_sentence_header_and_no_label() {
-    let ex = read(Task::Cola, "test");
+    let ex = read(Task::COLA, "test");
     assert_eq!(ex.len(), 2);
     assert_eq!(ex[1].guid, "1");
     assert_eq!(ex[1].text_a, "The car honked its way down the road.");
@@ -37,7 +37,7 @@ fn cola_test_has_an_index_sentence_header_and_no_label() {
 
 #[test]
 fn stsb_unbalanced_quotes_are_plain_characters() {
-    let ex = read(Task::Stsb, "dev");
+    let ex = read(Task::STSB, "dev");
     assert_eq!(ex.len(), 4, "a quote must not swallow the following rows");
     assert_eq!(ex[1].text_a, "He said \"no way and left.");
     assert_eq!(ex[1].text_b.as_deref(), Some("The \"quote never closes"));
@@ -49,13 +49,13 @@ fn stsb_unbalanced_quotes_are_plain_characters() {
 
 #[test]
 fn stsb_train_and_test_scores() {
-    let train = read(Task::Stsb, "train");
+    let train = read(Task::STSB, "train");
     let scores: Vec<Label> = train.iter().map(|e| e.label).collect();
     assert_eq!(
         scores,
         vec![Label::Score(5.0), Label::Score(3.8), Label::Score(1.25)]
     );
-    let test = read(Task::Stsb, "test");
+    let test = read(Task::STSB, "test");
     assert_eq!(test.len(), 2);
     assert!(test.iter().all(|e| e.label == Label::None));
     assert_eq!(test[1].text_a, "\"Unbalanced start");
@@ -63,7 +63,7 @@ fn stsb_train_and_test_scores() {
 
 #[test]
 fn qqp_reads_questions_and_is_duplicate_with_the_id_as_guid() {
-    let ex = read(Task::Qqp, "train");
+    let ex = read(Task::QQP, "train");
     assert_eq!(ex.len(), 3);
     assert_eq!(ex[1].guid, "402555");
     assert_eq!(ex[1].text_a, "How do I control my horny emotions?");
@@ -72,7 +72,7 @@ fn qqp_reads_questions_and_is_duplicate_with_the_id_as_guid() {
         Some("How do you control your horniness?")
     );
     assert_eq!(ex[1].label, Label::Class(1));
-    let test = read(Task::Qqp, "test");
+    let test = read(Task::QQP, "test");
     assert_eq!(test.len(), 2);
     assert_eq!(
         test[0].text_a,
@@ -83,7 +83,7 @@ fn qqp_reads_questions_and_is_duplicate_with_the_id_as_guid() {
 
 #[test]
 fn mnli_string_labels_map_to_the_reference_order() {
-    let train = read(Task::Mnli, "train");
+    let train = read(Task::MNLI, "train");
     let labels: Vec<Label> = train.iter().map(|e| e.label).collect();
     // contradiction 0, entailment 1, neutral 2
     assert_eq!(
@@ -108,18 +108,18 @@ fn mnli_string_labels_map_to_the_reference_order() {
 
 #[test]
 fn mnli_dev_takes_gold_label_from_the_last_of_16_columns() {
-    let dev = read(Task::Mnli, "dev_matched");
+    let dev = read(Task::MNLI, "dev_matched");
     assert_eq!(dev.len(), 3);
     // label1 differs from gold_label on row 2: the gold label wins.
     assert_eq!(dev[2].label, Label::Class(1));
     assert_eq!(dev[1].label, Label::Class(0));
-    assert_eq!(read(Task::Mnli, "dev_mismatched").len(), 2);
+    assert_eq!(read(Task::MNLI, "dev_mismatched").len(), 2);
 }
 
 #[test]
 fn mnli_test_splits_have_no_label() {
-    let m = read(Task::Mnli, "test_matched");
-    let mm = read(Task::Mnli, "test_mismatched");
+    let m = read(Task::MNLI, "test_matched");
+    let mm = read(Task::MNLI, "test_mismatched");
     assert_eq!((m.len(), mm.len()), (1, 2));
     assert!(m.iter().chain(&mm).all(|e| e.label == Label::None));
     assert_eq!(mm[1].text_a, "Meanwhile, the other side \"has it.");

@@ -10,14 +10,8 @@ use tinybert_data::{
     build_glue, read_glue_file, GlueBuildOptions, GlueDataset, Label, ReadOptions, Task,
 };
 
-fn glue_dir(test: &str) -> Option<PathBuf> {
-    match common::shared_dir().map(|s| s.join("data/glue")) {
-        Some(p) if p.is_dir() => Some(p),
-        _ => {
-            println!("SKIPPED {test}: ../shared/data/glue is absent");
-            None
-        }
-    }
+fn glue_dir() -> Option<PathBuf> {
+    tinybert_testkit::shared("data/glue")
 }
 
 fn label_counts(
@@ -41,24 +35,24 @@ fn label_counts(
 
 #[test]
 fn real_files_have_the_official_row_counts() {
-    let Some(dir) = glue_dir("real_files_have_the_official_row_counts") else {
+    let Some(dir) = glue_dir() else {
         return;
     };
     let expected = [
-        (Task::Sst2, "train", 67_349),
-        (Task::Sst2, "dev", 872),
-        (Task::Sst2, "test", 1_821),
-        (Task::Mrpc, "train", 3_668),
-        (Task::Mrpc, "dev", 408),
-        (Task::Mrpc, "test", 1_725),
-        (Task::Rte, "train", 2_490),
-        (Task::Rte, "dev", 277),
-        (Task::Rte, "test", 3_000),
-        (Task::Wnli, "train", 635),
-        (Task::Wnli, "dev", 71),
-        (Task::Wnli, "test", 146),
-        (Task::Qnli, "dev", 5_463),
-        (Task::Qnli, "test", 5_463),
+        (Task::SST2, "train", 67_349),
+        (Task::SST2, "dev", 872),
+        (Task::SST2, "test", 1_821),
+        (Task::MRPC, "train", 3_668),
+        (Task::MRPC, "dev", 408),
+        (Task::MRPC, "test", 1_725),
+        (Task::RTE, "train", 2_490),
+        (Task::RTE, "dev", 277),
+        (Task::RTE, "test", 3_000),
+        (Task::WNLI, "train", 635),
+        (Task::WNLI, "dev", 71),
+        (Task::WNLI, "test", 146),
+        (Task::QNLI, "dev", 5_463),
+        (Task::QNLI, "test", 5_463),
     ];
     for (task, split, rows) in expected {
         let (n, counts) = label_counts(task, split, &dir);
@@ -82,31 +76,31 @@ fn real_files_have_the_official_row_counts() {
 
 #[test]
 fn real_label_distributions_match_the_official_files() {
-    let Some(dir) = glue_dir("real_label_distributions_match_the_official_files") else {
+    let Some(dir) = glue_dir() else {
         return;
     };
     // Counts of the official files (label 1 / entailment first).
-    let (_, sst2) = label_counts(Task::Sst2, "dev", &dir);
+    let (_, sst2) = label_counts(Task::SST2, "dev", &dir);
     assert_eq!((sst2["1"], sst2["0"]), (444, 428));
-    let (_, mrpc) = label_counts(Task::Mrpc, "train", &dir);
+    let (_, mrpc) = label_counts(Task::MRPC, "train", &dir);
     assert_eq!((mrpc["1"], mrpc["0"]), (2_474, 1_194));
-    let (_, rte) = label_counts(Task::Rte, "dev", &dir);
+    let (_, rte) = label_counts(Task::RTE, "dev", &dir);
     assert_eq!((rte["entailment"], rte["not_entailment"]), (146, 131));
 }
 
 #[test]
 fn real_mrpc_with_bom_builds_a_dataset() {
-    let Some(dir) = glue_dir("real_mrpc_with_bom_builds_a_dataset") else {
+    let Some(dir) = glue_dir() else {
         return;
     };
-    let Some(model) = common::minilm("real_mrpc_with_bom_builds_a_dataset") else {
+    let Some(model) = common::minilm() else {
         return;
     };
     let tok = tinybert_model::load_tokenizer(&model).unwrap();
     let hash = tinybert_model::tokenizer_hash(&tok).unwrap();
     let out = tempfile::tempdir().unwrap();
     let opts = GlueBuildOptions {
-        task: Task::Mrpc,
+        task: Task::MRPC,
         data_dir: dir,
         split: "dev".into(),
         max_seq_len: None,

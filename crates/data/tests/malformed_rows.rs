@@ -29,7 +29,7 @@ fn a_bad_float_names_file_and_line() {
     let text =
         format!("{STSB_HEADER}0\tg\tf\ty\to\ts\ts\ta\tb\t4.0\n1\tg\tf\ty\to\ts\ts\ta\tb\tfive\n");
     let p = write(dir.path(), "STS-B", "dev", &text);
-    let err = error_of(Task::Stsb, "dev", &p);
+    let err = error_of(Task::STSB, "dev", &p);
     assert!(err.contains(&format!("{}:3:", p.display())), "{err}");
     assert!(err.contains("score `five` is not a number"), "{err}");
 }
@@ -43,7 +43,7 @@ fn a_missing_column_names_file_and_line() {
         "train",
         "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n1\t2\t3\tq?\tr?\t0\n4\t5\t6\tq?\t1\n",
     );
-    let err = error_of(Task::Qqp, "train", &p);
+    let err = error_of(Task::QQP, "train", &p);
     assert!(err.contains(&format!("{}:3:", p.display())), "{err}");
     assert!(
         err.contains("expected 6 tab-separated columns, found 5"),
@@ -57,7 +57,7 @@ fn an_unknown_mnli_label_names_file_and_line() {
     let src = std::fs::read_to_string(common::fixtures().join("MNLI/train.tsv")).unwrap();
     let broken = src.replacen("\tneutral\tneutral\n", "\tneutral\tmaybe\n", 1);
     let p = write(dir.path(), "MNLI", "train", &broken);
-    let err = error_of(Task::Mnli, "train", &p);
+    let err = error_of(Task::MNLI, "train", &p);
     assert!(err.contains(&format!("{}:2:", p.display())), "{err}");
     assert!(err.contains("unknown label `maybe`"), "{err}");
 }
@@ -71,7 +71,7 @@ fn a_cola_row_with_a_header_like_first_line_is_an_error_at_line_1() {
         "train",
         "source\tlabel\tmark\tsentence\nx\t1\t\tok .\n",
     );
-    let err = error_of(Task::Cola, "train", &p);
+    let err = error_of(Task::COLA, "train", &p);
     assert!(err.contains(&format!("{}:1:", p.display())), "{err}");
 }
 
@@ -88,7 +88,7 @@ fn skip_bad_rows_reports_every_skipped_row_in_the_summary() {
     let (tok, hash) = common::tiny_tokenizer(tokdir.path());
     let out = tempfile::tempdir().unwrap();
     let mut opts = GlueBuildOptions {
-        task: Task::Rte,
+        task: Task::RTE,
         data_dir: dir.path().to_path_buf(),
         split: "train".into(),
         max_seq_len: None,

@@ -1,11 +1,32 @@
 //! Stage configurations with the paper's defaults (SPEC §3, §4, §6). Every run echoes its
 //! config into its output folder (`train_config.json`).
+//!
+//! There is no sequence length here: it is fixed when the data is tokenised (`data corpus`,
+//! `data glue`, `data augment` take `max_seq_len`; the length is recorded in each dataset), and
+//! the trainers use the sequences as stored. A `max_seq_len` key in a `train` table is an
+//! unknown key.
 
 use crate::losses::{Compat, LossWeights};
 use crate::mapping::LayerMapping;
 use crate::optim::{BertAdamConfig, Schedule};
 use serde::{Deserialize, Serialize};
-use tinybert_model::FitDenseKind;
+use tinybert_data::Task;
+use tinybert_model::{FitDenseKind, Precision};
+
+/// What the trainer does at a step whose loss or gradient is NaN or infinite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum NonFinite {
+    /// Stop with an error naming the step, the offending loss or parameter, and the last
+    /// checkpoint (written before the step, so it holds finite weights). Nothing is saved
+    /// after the step.
+    #[default]
+    Stop,
+    /// Skip the step: no update (weights and optimizer moments stay as they were; the
+    /// learning-rate schedule advances as for any step), a `skipped` line in `metrics.jsonl`,
+    /// and an error after `max_skipped_steps` consecutive skipped steps.
+    Skip,
+}
 
 /// What every trainer shares: the loop, the optimizer, checkpoints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -18,7 +39,6 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Examples per forward/backward; `batch_size` is reached by gradient accumulation.
     pub micro_batch_size: Option<usize>,
-    pub max_seq_len: usize,
     pub seed: u64,
     /// Write a resumable checkpoint every N optimizer steps (0: only at the end of each epoch).
     pub save_every: usize,
@@ -28,6 +48,10 @@ pub struct TrainConfig {
     /// given.
     pub eval_every: usize,
     pub optimizer: BertAdamConfig,
+    /// What a NaN or infinite loss or gradient does.
+    pub nonfinite: NonFinite,
+    /// With `nonfinite = "skip"`: stop after this many consecutive skipped steps.
+    pub max_skipped_steps: usize,
 }
 
 impl Default for TrainConfig {
@@ -37,12 +61,13 @@ impl Default for TrainConfig {
             max_steps: None,
             batch_size: 32,
             micro_batch_size: None,
-            max_seq_len: 128,
             seed: 42,
             save_every: 0,
             log_every: 10,
             eval_every: 0,
             optimizer: BertAdamConfig::default(),
+            nonfinite: NonFinite::Stop,
+            max_skipped_steps: 3,
         }
     }
 }
@@ -60,6 +85,9 @@ pub struct LossConfig {
     pub compat: Compat,
     /// Keep the teacher's dropout on while producing targets (reference behaviour).
     pub teacher_dropout: bool,
+    /// Precision of the frozen teacher's forward (bf16: its products in bf16 on AVX-512 BF16
+    /// CPUs, f32 accumulation; the student and its optimizer stay f32).
+    pub teacher_precision: Precision,
 }
 
 impl Default for LossConfig {
@@ -72,11 +100,13 @@ impl Default for LossConfig {
             temperature: 1.0,
             compat: Compat::Paper,
             teacher_dropout: false,
+            teacher_precision: Precision::F32,
         }
     }
 }
 
-/// General distillation (SPEC §4): batch 256, lr 5e-5, 3 epochs, warm-up 10%, seq 128.
+/// General distillation (SPEC §4): batch 256, lr 5e-5, 3 epochs, warm-up 10% (sequence length
+/// 128: the corpus stage's default).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GeneralDistillConfig {
@@ -119,6 +149,14 @@ pub struct TaskDistillConfig {
     pub loss: LossConfig,
     /// Compute the teacher's logits once and reuse them every epoch (prediction phase).
     pub cache_teacher: bool,
+    /// The teacher guardrail: with a dev set, the teacher is evaluated before training and
+    /// refused unless its selection score is at least the dev set's majority-class (or, for a
+    /// regression, constant-prediction) baseline plus this margin (absolute, on the selection
+    /// score: accuracy, Matthews correlation or mean correlation).
+    pub teacher_margin: f64,
+    /// Distil from a teacher that may be no better than the majority class: the guardrail
+    /// only warns.
+    pub force_weak_teacher: bool,
 }
 
 impl Default for TaskDistillConfig {
@@ -128,17 +166,16 @@ impl Default for TaskDistillConfig {
 }
 
 impl TaskDistillConfig {
-    /// The paper's settings for a phase; `task` picks epochs and max length where they differ.
-    pub fn for_phase(phase: Phase, task: Option<&str>) -> Self {
-        let pair = task.is_some_and(|t| !matches!(t, "CoLA" | "SST-2"));
+    /// The paper's settings for a phase; `task` picks the intermediate phase's epochs where
+    /// the paper's differ (MNLI, QQP, QNLI 10; CoLA 50; others 20).
+    pub fn for_phase(phase: Phase, task: Option<Task>) -> Self {
         let mut train = TrainConfig {
             batch_size: 32,
-            max_seq_len: if pair { 128 } else { 64 },
             ..TrainConfig::default()
         };
         match phase {
             Phase::Intermediate => {
-                train.epochs = match task {
+                train.epochs = match task.map(Task::name) {
                     Some("MNLI" | "QQP" | "QNLI") => 10,
                     Some("CoLA") => 50,
                     _ => 20,
@@ -156,6 +193,8 @@ impl TaskDistillConfig {
             train,
             loss: LossConfig::default(),
             cache_teacher: false,
+            teacher_margin: 0.02,
+            force_weak_teacher: false,
         }
     }
 }
@@ -206,5 +245,42 @@ impl Default for MlmHeadConfig {
             mask_prob: 0.15,
             train_encoder: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sequence_length_in_a_train_table_is_an_unknown_key() {
+        let err = serde_json::from_str::<TrainConfig>(r#"{"max_seq_len": 64}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `max_seq_len`"), "{err}");
+    }
+
+    #[test]
+    fn the_paper_epochs_follow_the_task() {
+        let epochs = |t| {
+            TaskDistillConfig::for_phase(Phase::Intermediate, t)
+                .train
+                .epochs
+        };
+        assert_eq!(epochs(Some(Task::MNLI)), 10);
+        assert_eq!(epochs(Some(Task::COLA)), 50);
+        assert_eq!(epochs(Some(Task::RTE)), 20);
+        assert_eq!(epochs(None), 20);
+        let p = TaskDistillConfig::for_phase(Phase::Prediction, Some(Task::RTE));
+        assert_eq!((p.train.epochs, p.train.optimizer.lr), (3, 3e-5));
+        assert_eq!((p.teacher_margin, p.force_weak_teacher), (0.02, false));
+    }
+
+    #[test]
+    fn the_nonfinite_policy_reads_from_its_names() {
+        let t: TrainConfig =
+            serde_json::from_str(r#"{"nonfinite": "skip", "max_skipped_steps": 5}"#).unwrap();
+        assert_eq!((t.nonfinite, t.max_skipped_steps), (NonFinite::Skip, 5));
+        assert!(serde_json::from_str::<TrainConfig>(r#"{"nonfinite": "ignore"}"#).is_err());
     }
 }

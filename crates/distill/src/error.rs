@@ -1,11 +1,14 @@
-//! The distill crate's one error type.
+//! The distill crate's one error type: every variant names the file, key, step or parameter at
+//! fault.
 
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// An invalid setting or combination of inputs.
     #[error("{0}")]
     Config(String),
+    /// A file whose content is wrong.
     #[error("{path}: {msg}")]
     File { path: PathBuf, msg: String },
     #[error("{path}: {source}")]
@@ -14,11 +17,35 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("non-finite loss ({loss}) at step {step}: training stopped; the last good checkpoint is kept in {checkpoint}")]
+    /// A NaN or infinite loss, gradient or parameter: the run stopped without saving anything
+    /// after the step.
+    #[error("non-finite {what} at step {step}: training stopped; {checkpoint}")]
     NonFinite {
+        /// The 1-based optimizer step.
         step: usize,
-        loss: f32,
+        /// `loss (NaN)`, ``gradient of `name` (norm inf)``, ``parameter `name` ``.
+        what: String,
+        /// Where the last finite checkpoint is, or that there is none.
         checkpoint: String,
+    },
+    /// A gradient that is NaN or infinite, from [`crate::BertAdam::step`] (nothing updated).
+    #[error("non-finite gradient of `{param}` (norm {norm}): no parameter was updated")]
+    NonFiniteGradient { param: String, norm: f64 },
+    /// The teacher guardrail of task distillation.
+    #[error(
+        "{task}: the teacher scores {teacher:.4} on {dev}, not clearly above the majority-class \
+         baseline {baseline:.4} (at least {needed:.4} is needed: the baseline plus \
+         teacher_margin {margin}); fine-tune the teacher further, or set force_weak_teacher \
+         (--force-weak-teacher) to distil from a teacher that may be no better than the \
+         majority class"
+    )]
+    WeakTeacher {
+        task: String,
+        dev: String,
+        teacher: f64,
+        baseline: f64,
+        margin: f64,
+        needed: f64,
     },
     #[error("interrupted at step {step}; checkpoint saved to {checkpoint}")]
     Interrupted { step: usize, checkpoint: String },
@@ -28,8 +55,9 @@ pub enum Error {
     Candle(#[from] candle_core::Error),
     #[error(transparent)]
     Data(#[from] tinybert_data::Error),
+    /// Run-folder files and dev evaluation.
     #[error(transparent)]
-    Eval(#[from] tinybert_eval::Error),
+    Run(#[from] tinybert_run::Error),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

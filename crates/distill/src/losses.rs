@@ -110,7 +110,8 @@ pub fn soft_cross_entropy(
     }
 }
 
-/// Mean squared error of a regression output [batch, 1] (or [batch]) against `target` [batch].
+/// Mean squared error of a regression output `[batch, 1]` (or `[batch]`) against `target`
+/// `[batch]`.
 pub fn mse(pred: &Tensor, target: &Tensor) -> Result<Tensor> {
     let p = pred.to_dtype(DType::F32)?.flatten_all()?;
     (p - target.to_dtype(DType::F32)?.flatten_all()?)?

@@ -1,6 +1,11 @@
 //! BertAdam (SPEC §3): Adam without bias correction, decoupled weight decay added to the update
 //! (not on `bias`/`LayerNorm` parameters), gradient-norm clipping per parameter tensor, and the
 //! `warmup_linear` or constant learning-rate schedule evaluated at the step before increment.
+//!
+//! Every step first computes each gradient's norm (clipping needs it anyway) and refuses the
+//! whole step, before touching any parameter or moment, when one is NaN or infinite
+//! ([`BertAdam::try_step`]): a non-finite gradient would make the clip coefficient NaN and
+//! poison the weights.
 
 use crate::error::{Error, Result};
 use candle_core::backprop::GradStore;
@@ -69,6 +74,16 @@ struct ParamState {
     decay: bool,
 }
 
+/// What [`BertAdam::try_step`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepOutcome {
+    /// The update was applied with this learning rate.
+    Applied { lr: f64 },
+    /// The gradient of `param` (the first in parameter order) has a NaN or infinite norm;
+    /// nothing was updated and the step counter did not move.
+    NonFinite { param: String, norm: f64 },
+}
+
 /// The optimizer and its state (moments and step), which can be saved and restored.
 pub struct BertAdam {
     cfg: BertAdamConfig,
@@ -128,20 +143,53 @@ impl BertAdam {
     }
 
     /// One update from `grads`; parameters without a gradient are left as they are. Returns
-    /// the learning rate used.
+    /// the learning rate used, or [`Error::NonFiniteGradient`] (with nothing updated) when a
+    /// gradient is NaN or infinite.
     pub fn step(&mut self, grads: &GradStore) -> Result<f64> {
+        match self.try_step(grads)? {
+            StepOutcome::Applied { lr } => Ok(lr),
+            StepOutcome::NonFinite { param, norm } => Err(Error::NonFiniteGradient { param, norm }),
+        }
+    }
+
+    /// One update from `grads` unless a gradient is NaN or infinite: every gradient's norm is
+    /// computed first, and the update is applied only when all are finite.
+    pub fn try_step(&mut self, grads: &GradStore) -> Result<StepOutcome> {
+        let mut norms = Vec::with_capacity(self.params.len());
+        for p in &self.params {
+            let norm = match grads.get(p.var.as_tensor()) {
+                Some(g) => Some(grad_norm(g)?),
+                None => None,
+            };
+            if let Some(n) = norm.filter(|n| !n.is_finite()) {
+                return Ok(StepOutcome::NonFinite {
+                    param: p.name.clone(),
+                    norm: n,
+                });
+            }
+            norms.push(norm);
+        }
         let lr = self.current_lr();
         let c = self.cfg;
-        for p in &mut self.params {
-            let Some(g) = grads.get(p.var.as_tensor()) else {
+        for (p, norm) in self.params.iter_mut().zip(norms) {
+            let (Some(g), Some(norm)) = (grads.get(p.var.as_tensor()), norm) else {
                 continue;
             };
-            if !fused_update(p, g, &c, lr)? {
-                composed_update(p, g, &c, lr)?;
+            if !fused_update(p, g, &c, lr, norm)? {
+                composed_update(p, g, &c, lr, norm)?;
             }
         }
         self.step += 1;
-        Ok(lr)
+        Ok(StepOutcome::Applied { lr })
+    }
+
+    /// Counts a step without an update (a skipped non-finite step), so that the learning-rate
+    /// schedule stays aligned with the trainer's steps. Returns the learning rate the step
+    /// would have used.
+    pub fn skip_step(&mut self) -> f64 {
+        let lr = self.current_lr();
+        self.step += 1;
+        lr
     }
 
     /// Writes the moments and the step to a safetensors file (atomically).
@@ -201,13 +249,58 @@ fn clip_coef(norm: f64, max_norm: f64) -> f64 {
     }
 }
 
-/// The update from candle tensor operations (any device and dtype).
-fn composed_update(p: &mut ParamState, g: &Tensor, c: &BertAdamConfig, lr: f64) -> Result<()> {
+/// The L2 norm of a gradient, accumulated in f64 (a parallel pass over f32 CPU tensors).
+pub(crate) fn grad_norm(g: &Tensor) -> Result<f64> {
+    const CHUNK: usize = 1 << 14;
+    let g = g.contiguous()?;
+    if let Some(v) = CpuF32::new(&g) {
+        let sum = v
+            .slice()
+            .par_chunks(CHUNK)
+            .map(|c| c.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>())
+            .sum::<f64>();
+        return Ok(sum.sqrt());
+    }
+    let sum = g
+        .to_dtype(DType::F64)?
+        .sqr()?
+        .sum_all()?
+        .to_device(&Device::Cpu)?
+        .to_scalar::<f64>()?;
+    Ok(sum.sqrt())
+}
+
+/// True when every element of `t` is finite (a parallel pass over f32 CPU tensors).
+pub(crate) fn all_finite(t: &Tensor) -> Result<bool> {
+    const CHUNK: usize = 1 << 14;
+    let t = t.contiguous()?;
+    if let Some(v) = CpuF32::new(&t) {
+        return Ok(v
+            .slice()
+            .par_chunks(CHUNK)
+            .all(|c| c.iter().all(|x| x.is_finite())));
+    }
+    // 0 * x is 0 for finite x and NaN for NaN or infinity.
+    let s = t
+        .to_dtype(DType::F64)?
+        .affine(0.0, 0.0)?
+        .sum_all()?
+        .to_device(&Device::Cpu)?
+        .to_scalar::<f64>()?;
+    Ok(s == 0.0)
+}
+
+/// The update from candle tensor operations (any device and dtype); `norm` is the gradient's.
+fn composed_update(
+    p: &mut ParamState,
+    g: &Tensor,
+    c: &BertAdamConfig,
+    lr: f64,
+    norm: f64,
+) -> Result<()> {
     let mut g = g.to_dtype(DType::F32)?;
     if c.max_grad_norm > 0.0 {
-        let norm = g.sqr()?.sum_all()?.sqrt()?;
-        let coef = ((norm + 1e-6)?.recip()? * c.max_grad_norm)?.clamp(0f64, 1f64)?;
-        g = g.broadcast_mul(&coef)?;
+        g = (g * clip_coef(norm, c.max_grad_norm))?;
     }
     p.m = ((&p.m * c.beta1)? + (&g * (1.0 - c.beta1))?)?;
     p.v = ((&p.v * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
@@ -246,9 +339,15 @@ impl<'a> CpuF32<'a> {
     }
 }
 
-/// The whole update in two parallel passes over the tensor (the gradient norm, then moments and
-/// weights together) for f32 CPU parameters; `false` when the composed path must do it.
-fn fused_update(p: &mut ParamState, g: &Tensor, c: &BertAdamConfig, lr: f64) -> Result<bool> {
+/// The whole update in one parallel pass over the tensor (moments and weights together) for f32
+/// CPU parameters, given the gradient's `norm`; `false` when the composed path must do it.
+fn fused_update(
+    p: &mut ParamState,
+    g: &Tensor,
+    c: &BertAdamConfig,
+    lr: f64,
+    norm: f64,
+) -> Result<bool> {
     const CHUNK: usize = 1 << 14;
     let g = g.contiguous()?;
     let (new_w, new_m, new_v) = {
@@ -261,11 +360,6 @@ fn fused_update(p: &mut ParamState, g: &Tensor, c: &BertAdamConfig, lr: f64) -> 
             return Ok(false);
         };
         let (w, g, m, v) = (w.slice(), g.slice(), m.slice(), v.slice());
-        let norm = g
-            .par_chunks(CHUNK)
-            .map(|c| c.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>())
-            .sum::<f64>()
-            .sqrt();
         let coef = clip_coef(norm, c.max_grad_norm) as f32;
         let (b1, b2, eps) = (c.beta1 as f32, c.beta2 as f32, c.eps as f32);
         // 1 - beta in f64: `1.0 - 0.999f32` is off by 5e-5 relative.
@@ -402,8 +496,9 @@ mod tests {
             let (mut a, mut b) = (new_state(), new_state());
             for step in 0..3 {
                 let g = (a.var.as_tensor().sin().unwrap() * (step + 1) as f64).unwrap();
-                assert!(fused_update(&mut a, &g, &cfg, 0.01).unwrap());
-                composed_update(&mut b, &g, &cfg, 0.01).unwrap();
+                let norm = grad_norm(&g).unwrap();
+                assert!(fused_update(&mut a, &g, &cfg, 0.01, norm).unwrap());
+                composed_update(&mut b, &g, &cfg, 0.01, norm).unwrap();
             }
             for (x, y) in [
                 (a.var.as_tensor(), b.var.as_tensor()),
@@ -415,5 +510,73 @@ mod tests {
                 assert!(d < 1e-6, "decay {decay}: max diff {d}");
             }
         }
+    }
+
+    #[test]
+    fn a_non_finite_gradient_refuses_the_whole_step_and_names_the_parameter() {
+        let dev = Device::Cpu;
+        let a = Var::from_slice(&[1.0f32, 2.0], 2, &dev).unwrap();
+        let b = Var::from_slice(&[3.0f32], 1, &dev).unwrap();
+        // d/db of b * inf is inf; a gets a finite gradient.
+        let loss = ((a.as_tensor().sum_all().unwrap()
+            + (b.as_tensor() * f64::INFINITY).unwrap().sum_all().unwrap())
+        .unwrap())
+        .sum_all()
+        .unwrap();
+        let grads = loss.backward().unwrap();
+        let mut opt = BertAdam::new(
+            vec![("a".into(), a.clone()), ("b".into(), b.clone())],
+            BertAdamConfig::default(),
+            10,
+        )
+        .unwrap();
+        let out = opt.try_step(&grads).unwrap();
+        assert!(
+            matches!(&out, StepOutcome::NonFinite { param, norm } if param == "b" && norm.is_infinite()),
+            "{out:?}"
+        );
+        assert_eq!(opt.step_count(), 0);
+        assert_eq!(
+            a.as_tensor().to_vec1::<f32>().unwrap(),
+            [1.0, 2.0],
+            "a untouched"
+        );
+        let err = opt.step(&grads).unwrap_err().to_string();
+        assert!(
+            err.contains("`b`") && err.contains("no parameter was updated"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_skipped_step_advances_the_schedule_only() {
+        let dev = Device::Cpu;
+        let w = Var::from_slice(&[1.0f32], 1, &dev).unwrap();
+        let mut opt =
+            BertAdam::new(vec![("w".into(), w.clone())], BertAdamConfig::default(), 10).unwrap();
+        assert_eq!(opt.skip_step(), 0.0);
+        assert_eq!(opt.step_count(), 1);
+        assert!(
+            (opt.current_lr() - 5e-5).abs() < 1e-12,
+            "end of the 10% warm-up"
+        );
+        assert_eq!(w.as_tensor().to_vec1::<f32>().unwrap(), [1.0]);
+    }
+
+    #[test]
+    fn finiteness_is_checked_on_every_element() {
+        let dev = Device::Cpu;
+        let ok = Tensor::new(&[1.0f32, -2.0, 0.0], &dev).unwrap();
+        assert!(all_finite(&ok).unwrap());
+        let big: Vec<f32> = (0..40_000)
+            .map(|i| if i == 39_999 { f32::NAN } else { i as f32 })
+            .collect();
+        assert!(!all_finite(&Tensor::new(big, &dev).unwrap()).unwrap());
+        let f64s = Tensor::new(&[1.0f64, f64::NEG_INFINITY], &dev).unwrap();
+        assert!(!all_finite(&f64s).unwrap());
+        assert_eq!(
+            grad_norm(&Tensor::new(&[3.0f32, 4.0], &dev).unwrap()).unwrap(),
+            5.0
+        );
     }
 }

@@ -7,34 +7,22 @@ use std::path::PathBuf;
 use tinybert_distill::losses::{intermediate_loss, soft_cross_entropy};
 use tinybert_distill::{BertAdam, BertAdamConfig, Compat, LayerMapping, LossWeights};
 use tinybert_model::{Heads, Model, ModelOptions, Trainable, Want};
+use tinybert_testkit::{assert_close, Tol};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-fn rel(a: &Tensor, b: &Tensor) -> f32 {
-    let d = (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
-    d / b
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
-        .max(1e-12)
-}
-
+/// Scalars (losses, learning rates): within 1e-5 relative, 1e-8 absolute near 0.
 fn close(got: f32, want: f32, what: &str) {
-    assert!(
-        (got - want).abs() <= 1e-5 * want.abs().max(1e-3),
-        "{what}: {got} vs {want}"
+    assert_close(
+        what,
+        &got,
+        &want,
+        Tol {
+            abs: 1e-8,
+            rel: 1e-5,
+        },
     );
 }
 
@@ -113,8 +101,8 @@ fn general_then_prediction_distillation_steps_match_pytorch() {
         close(lr as f32, want[3], &format!("general step {step} lr"));
     }
     for (name, t) in student.named_tensors().unwrap() {
-        let e = rel(&t, &exp[&format!("general.{name}")]);
-        assert!(e <= 1e-5, "after general steps, {name}: rel err {e}");
+        let what = format!("after general steps, {name}");
+        assert_close(&what, &t, &exp[&format!("general.{name}")], Tol::rel(1e-5));
     }
 
     let cfg = BertAdamConfig {
@@ -143,7 +131,7 @@ fn general_then_prediction_distillation_steps_match_pytorch() {
         close(lr as f32, want[1], &format!("pred step {step} lr"));
     }
     for (name, t) in student.named_tensors().unwrap() {
-        let e = rel(&t, &exp[&format!("pred.{name}")]);
-        assert!(e <= 1e-5, "after prediction steps, {name}: rel err {e}");
+        let what = format!("after prediction steps, {name}");
+        assert_close(&what, &t, &exp[&format!("pred.{name}")], Tol::rel(1e-5));
     }
 }

@@ -6,15 +6,22 @@ use std::path::Path;
 
 use candle_core::Device;
 use tinybert_data::Task;
-use tinybert_model::{Heads, Model, ModelOptions, Want};
+use tinybert_model::{Heads, Model, ModelOptions, Precision, Want};
 
 use crate::error::{Error, Result};
 
 /// Loads the model folder `dir` with its classifier for `task` (no MLM head, no projections)
-/// and checks the classifier against the task ([`check_classes`]).
-pub fn load_classifier(dir: &Path, task: Task, device: &Device) -> Result<Model> {
+/// and checks the classifier against the task ([`check_classes`]); `compute` is the precision of
+/// its products (bf16 on AVX-512 BF16 CPUs, else f32).
+pub fn load_classifier(
+    dir: &Path,
+    task: Task,
+    compute: Precision,
+    device: &Device,
+) -> Result<Model> {
     let opts = ModelOptions {
         device: device.clone(),
+        compute,
         heads: Heads {
             classifier: Want::IfPresent,
             mlm: Want::Never,
@@ -103,17 +110,17 @@ mod tests {
     fn the_task_order_or_no_names_are_accepted() {
         let dir = Path::new("m");
         let ok = strings(&["contradiction", "entailment", "neutral"]);
-        assert!(check_classes(dir, Task::Mnli, 3, Some(&ok)).is_ok());
-        assert!(check_classes(dir, Task::Mnli, 3, None).is_ok());
+        assert!(check_classes(dir, Task::MNLI, 3, Some(&ok)).is_ok());
+        assert!(check_classes(dir, Task::MNLI, 3, None).is_ok());
         let generic = strings(&["LABEL_0", "LABEL_1", "LABEL_2"]);
-        assert!(check_classes(dir, Task::Mnli, 3, Some(&generic)).is_ok());
-        assert!(check_classes(dir, Task::Stsb, 1, Some(&strings(&["LABEL_0"]))).is_ok());
+        assert!(check_classes(dir, Task::MNLI, 3, Some(&generic)).is_ok());
+        assert!(check_classes(dir, Task::STSB, 1, Some(&strings(&["LABEL_0"]))).is_ok());
     }
 
     #[test]
     fn another_order_is_an_error_naming_folder_and_both_orders() {
         let hf = strings(&["entailment", "neutral", "contradiction"]);
-        let err = check_classes(Path::new("models/mnli"), Task::Mnli, 3, Some(&hf))
+        let err = check_classes(Path::new("models/mnli"), Task::MNLI, 3, Some(&hf))
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("model models/mnli:"), "{err}");
@@ -124,12 +131,12 @@ mod tests {
             "{err}"
         );
         let other = strings(&["yes", "no"]);
-        assert!(check_classes(Path::new("m"), Task::Rte, 2, Some(&other)).is_err());
+        assert!(check_classes(Path::new("m"), Task::RTE, 2, Some(&other)).is_err());
     }
 
     #[test]
     fn a_wrong_number_of_outputs_is_an_error() {
-        let err = check_classes(Path::new("m"), Task::Rte, 3, None)
+        let err = check_classes(Path::new("m"), Task::RTE, 3, None)
             .unwrap_err()
             .to_string();
         assert!(err.contains("3 outputs, RTE needs 2"), "{err}");

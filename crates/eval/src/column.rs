@@ -5,7 +5,8 @@ use tinybert_data::{Label, Task};
 
 use crate::error::{Error, Result};
 use crate::predict::Predictions;
-use crate::task::{task_info, Scores, TaskInfo};
+use crate::scoring;
+use tinybert_run::Scores;
 
 /// Predictions of one split, in example order.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,50 +43,60 @@ impl PredictionColumn {
     /// Scores against the gold labels of the same examples (same order); `source` names the
     /// predictions in errors.
     pub fn score(&self, task: Task, gold: &[Label], source: &str) -> Result<Scores> {
-        let info = info_of(task)?;
-        let gold_of = |i: usize, label: &Label| -> Result<()> {
-            Err(Error::invalid(
-                source,
-                format!("gold label {i}"),
-                format!("{label:?} is not a {} label", kind(&info)),
-            ))
-        };
         match self {
-            PredictionColumn::Classes(p) => {
-                let mut g = Vec::with_capacity(gold.len());
-                for (i, label) in gold.iter().enumerate() {
-                    match label {
-                        Label::Class(c) => g.push(*c),
-                        other => gold_of(i, other)?,
-                    }
-                }
-                info.evaluate_classes(p, &g)
-            }
-            PredictionColumn::Values(p) => {
-                let mut g = Vec::with_capacity(gold.len());
-                for (i, label) in gold.iter().enumerate() {
-                    match label {
-                        Label::Score(s) => g.push(*s),
-                        other => gold_of(i, other)?,
-                    }
-                }
-                info.evaluate_values(p, &g)
-            }
+            PredictionColumn::Classes(p) => score_classes(task, p, gold, source),
+            PredictionColumn::Values(p) => score_values(task, p, gold, source),
         }
     }
 }
 
-/// The eval crate's view of a data-crate task.
-pub(crate) fn info_of(task: Task) -> Result<TaskInfo> {
-    task_info(task.name())
+/// Scores class ids against gold labels (same order); `source` names the predictions in
+/// errors.
+pub fn score_classes(
+    task: Task,
+    predictions: &[u32],
+    gold: &[Label],
+    source: &str,
+) -> Result<Scores> {
+    let mut g = Vec::with_capacity(gold.len());
+    for (i, label) in gold.iter().enumerate() {
+        match label {
+            Label::Class(c) => g.push(*c),
+            other => return Err(not_gold(task, i, other, source)),
+        }
+    }
+    scoring::evaluate_classes(task, predictions, &g)
 }
 
-fn kind(info: &TaskInfo) -> &'static str {
-    if info.is_regression() {
+/// Scores regression values (any float width: prediction files are read as `f64`) against
+/// gold scores (same order); `source` names the predictions in errors.
+pub fn score_values<P: Copy + Into<f64>>(
+    task: Task,
+    predictions: &[P],
+    gold: &[Label],
+    source: &str,
+) -> Result<Scores> {
+    let mut g = Vec::with_capacity(gold.len());
+    for (i, label) in gold.iter().enumerate() {
+        match label {
+            Label::Score(s) => g.push(*s),
+            other => return Err(not_gold(task, i, other, source)),
+        }
+    }
+    scoring::evaluate_values(task, predictions, &g)
+}
+
+fn not_gold(task: Task, i: usize, label: &Label, source: &str) -> Error {
+    let kind = if task.is_regression() {
         "regression"
     } else {
         "class"
-    }
+    };
+    Error::invalid(
+        source,
+        format!("gold label {i}"),
+        format!("{label:?} is not a {kind} label"),
+    )
 }
 
 #[cfg(test)]
@@ -98,11 +109,11 @@ mod tests {
             logits: vec![vec![0.2, 0.9], vec![1.5, -1.0]],
         };
         assert_eq!(
-            PredictionColumn::from_predictions(Task::Rte, &p),
+            PredictionColumn::from_predictions(Task::RTE, &p),
             PredictionColumn::Classes(vec![1, 0])
         );
         assert_eq!(
-            PredictionColumn::from_predictions(Task::Stsb, &p),
+            PredictionColumn::from_predictions(Task::STSB, &p),
             PredictionColumn::Values(vec![0.2, 1.5])
         );
     }
@@ -111,14 +122,14 @@ mod tests {
     fn scoring_against_gold_of_the_wrong_kind_names_the_example() {
         let p = PredictionColumn::Classes(vec![1, 0]);
         let gold = [Label::Class(1), Label::None];
-        let err = p.score(Task::Rte, &gold, "preds.tsv").unwrap_err();
+        let err = p.score(Task::RTE, &gold, "preds.tsv").unwrap_err();
         let msg = err.to_string();
         assert!(
             msg.contains("preds.tsv") && msg.contains("gold label 1"),
             "{msg}"
         );
         let ok = p
-            .score(Task::Rte, &[Label::Class(1), Label::Class(1)], "p")
+            .score(Task::RTE, &[Label::Class(1), Label::Class(1)], "p")
             .unwrap();
         assert_eq!(ok.accuracy, Some(0.5));
     }

@@ -31,11 +31,6 @@ pub enum Error {
         index: usize,
         value: f64,
     },
-    /// A task name that is not one of the GLUE tasks.
-    #[error(
-        "unknown GLUE task `{name}` (known: CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI)"
-    )]
-    UnknownTask { name: String },
     /// Classification metrics asked of a regression task or the reverse.
     #[error("task {task} is {actual}, not {requested}")]
     WrongTaskKind {
@@ -94,6 +89,9 @@ pub enum Error {
     /// Reading or batching a dataset failed.
     #[error(transparent)]
     Data(#[from] tinybert_data::Error),
+    /// Reading a run folder failed.
+    #[error(transparent)]
+    Run(#[from] tinybert_run::Error),
     /// A tensor operation failed.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
@@ -167,6 +165,16 @@ impl Error {
             path: path.into(),
             key: key.into(),
             message: message.into(),
+        }
+    }
+}
+
+/// A dev evaluation's error as the run crate's ([`tinybert_run::DevEval`] returns those).
+impl From<Error> for tinybert_run::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Run(inner) => inner,
+            other => tinybert_run::Error::Evaluation(Box::new(other)),
         }
     }
 }

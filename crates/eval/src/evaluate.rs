@@ -17,16 +17,17 @@ use candle_core::Device;
 use tinybert_data::glue::{glue_file_path, pad_id};
 use tinybert_data::task::is_test_split;
 use tinybert_data::{read_glue_file, Encoder, Example, GlueDataset, ReadOptions, Task};
-use tinybert_model::{load_tokenizer, tokenizer_hash, Model};
+use tinybert_model::{load_tokenizer, tokenizer_hash, Model, Precision};
 
-use crate::atomic::write_atomic;
 use crate::classifier::load_classifier;
-use crate::column::{info_of, PredictionColumn};
+use crate::column::PredictionColumn;
+use crate::dev::check_task;
 use crate::error::{Error, Result};
 use crate::leaderboard::{leaderboard_file, write_leaderboard};
 use crate::predict::{predict, score};
 use crate::predictions_file::{write_predictions, PredictionTable};
-use crate::task::Scores;
+use tinybert_model::io::write_atomic;
+use tinybert_run::Scores;
 
 /// File name of the scores `tinybert eval glue` writes.
 pub const METRICS_JSON: &str = "metrics.json";
@@ -64,6 +65,8 @@ pub struct EvalOptions {
     /// Output folder (created if needed).
     pub output: PathBuf,
     pub device: Device,
+    /// Precision of the model's products (bf16 on AVX-512 BF16 CPUs, else f32).
+    pub compute: Precision,
 }
 
 /// The outcome on one split.
@@ -85,13 +88,15 @@ pub struct EvalResult {
     pub splits: Vec<SplitResult>,
     /// `metrics.json`, written when a labelled split was evaluated.
     pub metrics: Option<PathBuf>,
+    /// The evaluated model's parameter count (as deployed, see [`Model::num_params`]).
+    pub params: usize,
 }
 
 /// The splits `split` stands for: MNLI `dev` is both dev sets, `test` both test sets.
 pub fn glue_splits(task: Task, split: &str) -> Vec<String> {
     match (task, split) {
-        (Task::Mnli, "dev") => vec!["dev_matched".into(), "dev_mismatched".into()],
-        (Task::Mnli, "test") => vec!["test_matched".into(), "test_mismatched".into()],
+        (Task::MNLI, "dev") => vec!["dev_matched".into(), "dev_mismatched".into()],
+        (Task::MNLI, "test") => vec!["test_matched".into(), "test_mismatched".into()],
         _ => vec![split.to_string()],
     }
 }
@@ -111,7 +116,7 @@ struct SplitData {
 /// Evaluates the model on the split(s) of `opts.data` and writes the outputs described in the
 /// module documentation.
 pub fn evaluate_glue(opts: &EvalOptions) -> Result<EvalResult> {
-    let model = load_classifier(&opts.model, opts.task, &opts.device)?;
+    let model = load_classifier(&opts.model, opts.task, opts.compute, &opts.device)?;
     let data = match &opts.data {
         EvalData::Glue {
             data_dir,
@@ -121,7 +126,6 @@ pub fn evaluate_glue(opts: &EvalOptions) -> Result<EvalResult> {
         EvalData::Parquet { path, split } => vec![open_dataset(opts, &model, path, split)?],
     };
     std::fs::create_dir_all(&opts.output).map_err(|e| Error::io(&opts.output, e))?;
-    let info = info_of(opts.task)?;
     let mut splits = Vec::new();
     for d in &data {
         let predictions = predict(&model, &d.examples, opts.batch_size, d.pad_id, &opts.device)?;
@@ -130,7 +134,7 @@ pub fn evaluate_glue(opts: &EvalOptions) -> Result<EvalResult> {
         let scores = if test {
             None
         } else {
-            Some(score(&info, &predictions, &d.examples)?)
+            Some(score(opts.task, &predictions, &d.examples)?)
         };
         let guids: Vec<String> = d.examples.iter().map(|e| e.guid.clone()).collect();
         let leaderboard = if test {
@@ -165,7 +169,11 @@ pub fn evaluate_glue(opts: &EvalOptions) -> Result<EvalResult> {
         });
     }
     let metrics = write_metrics(&opts.output, opts.task, &splits)?;
-    Ok(EvalResult { splits, metrics })
+    Ok(EvalResult {
+        splits,
+        metrics,
+        params: model.num_params(),
+    })
 }
 
 /// Writes `metrics.json` from the labelled splits (none: nothing is written).
@@ -177,7 +185,7 @@ fn write_metrics(dir: &Path, task: Task, splits: &[SplitResult]) -> Result<Optio
     let path = dir.join(METRICS_JSON);
     let json = match (task, scored.values().next()) {
         (_, None) => return Ok(None),
-        (Task::Mnli, _) => serde_json::to_string_pretty(&scored),
+        (Task::MNLI, _) => serde_json::to_string_pretty(&scored),
         (_, Some(only)) => serde_json::to_string_pretty(only),
     }
     .map_err(|source| Error::Json {
@@ -258,31 +266,7 @@ fn open_dataset(
         .require_tokenizer(&tokenizer_hash(&tok)?)
         .map_err(|e| Error::invalid(path, "tokenizer_hash", e.to_string()))?;
     let meta = &ds.meta;
-    if meta.task != Some(opts.task) {
-        let found = meta.task.map_or("no task".to_string(), |t| t.to_string());
-        return Err(Error::invalid(
-            path,
-            "task",
-            format!("the dataset is {found}, evaluating {}", opts.task),
-        ));
-    }
-    if meta
-        .labels
-        .iter()
-        .map(String::as_str)
-        .ne(opts.task.labels().iter().copied())
-    {
-        return Err(Error::invalid(
-            path,
-            "labels",
-            format!(
-                "the dataset's classes are [{}], {} expects [{}]",
-                meta.labels.join(", "),
-                opts.task,
-                opts.task.labels().join(", ")
-            ),
-        ));
-    }
+    check_task(path, meta, opts.task)?;
     let stored = meta
         .split
         .clone()

@@ -1,7 +1,9 @@
 //! GLUE table columns (MNLI matched and mismatched are separate columns) and the GLUE average.
 
 use crate::error::{Error, Result};
-use crate::task::{Convention, Scores, TaskInfo, TASKS};
+use crate::scoring::{combine, Convention};
+use tinybert_data::Task;
+use tinybert_run::Scores;
 
 /// Which labelled evaluation set of a task a column reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,26 +20,26 @@ pub struct GlueColumn {
     /// Column header as in the paper (`MNLI-m`, `SST-2`, ...).
     pub name: &'static str,
     /// Task whose metrics fill it.
-    pub task: TaskInfo,
+    pub task: Task,
     /// Which evaluation set of the task.
     pub set: EvalSet,
 }
 
-const fn col(name: &'static str, task: TaskInfo, set: EvalSet) -> GlueColumn {
+const fn col(name: &'static str, task: Task, set: EvalSet) -> GlueColumn {
     GlueColumn { name, task, set }
 }
 
 /// The nine columns of the paper's Table 1, in its order; the GLUE average runs over these.
 pub const TABLE1_COLUMNS: [GlueColumn; 9] = [
-    col("MNLI-m", TASKS[5], EvalSet::Main),
-    col("MNLI-mm", TASKS[5], EvalSet::Mismatched),
-    col("QQP", TASKS[4], EvalSet::Main),
-    col("QNLI", TASKS[6], EvalSet::Main),
-    col("SST-2", TASKS[1], EvalSet::Main),
-    col("CoLA", TASKS[0], EvalSet::Main),
-    col("STS-B", TASKS[3], EvalSet::Main),
-    col("MRPC", TASKS[2], EvalSet::Main),
-    col("RTE", TASKS[7], EvalSet::Main),
+    col("MNLI-m", Task::MNLI, EvalSet::Main),
+    col("MNLI-mm", Task::MNLI, EvalSet::Mismatched),
+    col("QQP", Task::QQP, EvalSet::Main),
+    col("QNLI", Task::QNLI, EvalSet::Main),
+    col("SST-2", Task::SST2, EvalSet::Main),
+    col("CoLA", Task::COLA, EvalSet::Main),
+    col("STS-B", Task::STSB, EvalSet::Main),
+    col("MRPC", Task::MRPC, EvalSet::Main),
+    col("RTE", Task::RTE, EvalSet::Main),
 ];
 
 /// Columns of the paper's dev-set ablation tables (Tables 2-4).
@@ -80,7 +82,7 @@ pub fn glue_average<'a>(
                 problem: "given twice",
             });
         }
-        found[i] = Some(c.task.score(scores, convention)?);
+        found[i] = Some(combine(c.task, scores, convention)?);
     }
     let mut sum = 0.0;
     for (c, v) in TABLE1_COLUMNS.iter().zip(found) {
@@ -109,7 +111,7 @@ mod tests {
 
     #[test]
     fn columns_read_the_task_they_are_named_after() {
-        let tasks: Vec<&str> = TABLE1_COLUMNS.iter().map(|c| c.task.name).collect();
+        let tasks: Vec<&str> = TABLE1_COLUMNS.iter().map(|c| c.task.name()).collect();
         assert_eq!(
             tasks,
             ["MNLI", "MNLI", "QQP", "QNLI", "SST-2", "CoLA", "STS-B", "MRPC", "RTE"]

@@ -7,9 +7,9 @@ use std::path::Path;
 
 use tinybert_data::Task;
 
-use crate::atomic::write_atomic;
 use crate::column::PredictionColumn;
 use crate::error::{Error, Result};
+use tinybert_model::io::write_atomic;
 
 /// Header line of every leaderboard file.
 pub const LEADERBOARD_HEADER: &str = "index\tprediction";
@@ -31,16 +31,16 @@ const fn file(name: &'static str, task: Task, split: &'static str) -> Leaderboar
 /// The leaderboard files of the nine GLUE tasks, in GLUE order (the diagnostic `AX.tsv` is not
 /// produced).
 pub const LEADERBOARD_FILES: [LeaderboardFile; 10] = [
-    file("CoLA.tsv", Task::Cola, "test"),
-    file("SST-2.tsv", Task::Sst2, "test"),
-    file("MRPC.tsv", Task::Mrpc, "test"),
-    file("STS-B.tsv", Task::Stsb, "test"),
-    file("QQP.tsv", Task::Qqp, "test"),
-    file("MNLI-m.tsv", Task::Mnli, "test_matched"),
-    file("MNLI-mm.tsv", Task::Mnli, "test_mismatched"),
-    file("QNLI.tsv", Task::Qnli, "test"),
-    file("RTE.tsv", Task::Rte, "test"),
-    file("WNLI.tsv", Task::Wnli, "test"),
+    file("CoLA.tsv", Task::COLA, "test"),
+    file("SST-2.tsv", Task::SST2, "test"),
+    file("MRPC.tsv", Task::MRPC, "test"),
+    file("STS-B.tsv", Task::STSB, "test"),
+    file("QQP.tsv", Task::QQP, "test"),
+    file("MNLI-m.tsv", Task::MNLI, "test_matched"),
+    file("MNLI-mm.tsv", Task::MNLI, "test_mismatched"),
+    file("QNLI.tsv", Task::QNLI, "test"),
+    file("RTE.tsv", Task::RTE, "test"),
+    file("WNLI.tsv", Task::WNLI, "test"),
 ];
 
 /// The leaderboard file of `task`'s test split `split`; an error for a split that is not a
@@ -135,7 +135,7 @@ pub fn write_leaderboard(
         // Writing into a String cannot fail.
         let _ = writeln!(text, "{index}\t{prediction}");
     }
-    write_atomic(path, text.as_bytes())
+    Ok(write_atomic(path, text.as_bytes())?)
 }
 
 #[cfg(test)]
@@ -145,26 +145,26 @@ mod tests {
     #[test]
     fn mnli_test_sets_map_to_m_and_mm_files() {
         assert_eq!(
-            leaderboard_file(Task::Mnli, "test_matched").unwrap().name,
+            leaderboard_file(Task::MNLI, "test_matched").unwrap().name,
             "MNLI-m.tsv"
         );
         assert_eq!(
-            leaderboard_file(Task::Mnli, "test_mismatched")
+            leaderboard_file(Task::MNLI, "test_mismatched")
                 .unwrap()
                 .name,
             "MNLI-mm.tsv"
         );
         assert_eq!(
-            leaderboard_file(Task::Sst2, "test").unwrap().name,
+            leaderboard_file(Task::SST2, "test").unwrap().name,
             "SST-2.tsv"
         );
-        let err = leaderboard_file(Task::Rte, "dev").unwrap_err().to_string();
+        let err = leaderboard_file(Task::RTE, "dev").unwrap_err().to_string();
         assert!(err.contains("`dev` has no leaderboard file"), "{err}");
     }
 
     #[test]
     fn every_task_has_a_leaderboard_file() {
-        for task in Task::ALL {
+        for task in Task::GLUE {
             assert!(LEADERBOARD_FILES.iter().any(|f| f.task == task), "{task}");
         }
     }
@@ -173,17 +173,17 @@ mod tests {
     fn classes_become_label_strings_and_values_numbers() {
         let rte = PredictionColumn::Classes(vec![1, 0]);
         assert_eq!(
-            prediction_text(Task::Rte, &rte, 0).unwrap(),
+            prediction_text(Task::RTE, &rte, 0).unwrap(),
             "not_entailment"
         );
-        assert_eq!(prediction_text(Task::Rte, &rte, 1).unwrap(), "entailment");
-        assert_eq!(prediction_text(Task::Cola, &rte, 0).unwrap(), "1");
+        assert_eq!(prediction_text(Task::RTE, &rte, 1).unwrap(), "entailment");
+        assert_eq!(prediction_text(Task::COLA, &rte, 0).unwrap(), "1");
         let mnli = PredictionColumn::Classes(vec![2]);
-        assert_eq!(prediction_text(Task::Mnli, &mnli, 0).unwrap(), "neutral");
+        assert_eq!(prediction_text(Task::MNLI, &mnli, 0).unwrap(), "neutral");
         let stsb = PredictionColumn::Values(vec![3.25, f32::NAN]);
-        assert_eq!(prediction_text(Task::Stsb, &stsb, 0).unwrap(), "3.25");
-        assert!(prediction_text(Task::Stsb, &stsb, 1).is_err());
-        assert!(prediction_text(Task::Rte, &PredictionColumn::Classes(vec![2]), 0).is_err());
+        assert_eq!(prediction_text(Task::STSB, &stsb, 0).unwrap(), "3.25");
+        assert!(prediction_text(Task::STSB, &stsb, 1).is_err());
+        assert!(prediction_text(Task::RTE, &PredictionColumn::Classes(vec![2]), 0).is_err());
     }
 
     #[test]
@@ -191,12 +191,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("RTE.tsv");
         let column = PredictionColumn::Classes(vec![0, 1]);
-        write_leaderboard(&path, Task::Rte, &["7".into(), "8".into()], &column).unwrap();
+        write_leaderboard(&path, Task::RTE, &["7".into(), "8".into()], &column).unwrap();
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
             "index\tprediction\n7\tentailment\n8\tnot_entailment\n"
         );
-        let err = write_leaderboard(&path, Task::Rte, &["7".into()], &column).unwrap_err();
+        let err = write_leaderboard(&path, Task::RTE, &["7".into()], &column).unwrap_err();
         assert!(err.to_string().contains("1 indices but 2 predictions"));
     }
 }

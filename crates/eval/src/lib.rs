@@ -5,11 +5,13 @@
 //! Entry points:
 //! - [`metrics`]: [`metrics::accuracy`], [`metrics::f1`], [`metrics::matthews_corr`],
 //!   [`metrics::pearson`], [`metrics::spearman`] on slices, matching scikit-learn/scipy.
-//! - [`task_info`] -> [`TaskInfo`]: a task by name; [`TaskInfo::evaluate_classes`] /
-//!   [`TaskInfo::evaluate_values`] give a task's [`Scores`] (with `score`, the SPEC §6 selection
-//!   score), [`TaskInfo::score`] combines them under a [`Convention`]; [`glue_average`].
-//! - [`run`]: `summary.json` ([`Summary`]) and `metrics.jsonl` ([`StepRecord`],
-//!   [`MetricsWriter`]) — the contract between trainers and reports.
+//! - [`scoring`]: [`scoring::evaluate_classes`] / [`scoring::evaluate_values`] give a task's
+//!   [`Scores`] (with `score`, the SPEC §6 selection score; the task, its labels and metric are
+//!   the data crate's [`tinybert_data::Task`]), [`scoring::combine`] combines them under a
+//!   [`Convention`]; [`glue_average`]. Run folders (`summary.json`, `metrics.jsonl`) are the run
+//!   crate's ([`tinybert_run`]).
+//! - [`DevSet`]: a tokenised dev set as the trainers' [`tinybert_run::DevEval`] (prediction,
+//!   metrics and the majority baseline).
 //! - [`PaperNumbers::load`]: Table 1 and the dev-set ablations of the paper.
 //! - [`report`]: [`ReportSpec`] (a `REPORT.toml` or a list of run folders) and
 //!   [`write_report`] -> `report.md`, `report.csv` and SVG charts.
@@ -18,9 +20,9 @@
 //!   ([`leaderboard`]); [`score_prediction_file`] scores any `index\tprediction` file against
 //!   a split's gold labels; [`write_submission`] zips the leaderboard files of several runs.
 
-mod atomic;
 pub mod classifier;
 pub mod column;
+pub mod dev;
 pub mod error;
 pub mod evaluate;
 pub mod glue;
@@ -30,13 +32,13 @@ pub mod paper;
 pub mod predict;
 pub mod predictions_file;
 pub mod report;
-pub mod run;
 pub mod score_file;
+pub mod scoring;
 pub mod submission;
-pub mod task;
 
 pub use classifier::{check_classes, load_classifier};
 pub use column::PredictionColumn;
+pub use dev::DevSet;
 pub use error::{Error, Result};
 pub use evaluate::{evaluate_glue, EvalData, EvalOptions, EvalResult, SplitResult, METRICS_JSON};
 pub use glue::{glue_average, EvalSet, GlueColumn, ABLATION_COLUMNS, TABLE1_COLUMNS};
@@ -45,7 +47,9 @@ pub use paper::{PaperNumbers, PaperRow, PaperTable};
 pub use predict::{predict, score, Predictions};
 pub use predictions_file::{read_predictions, write_predictions, PredictionTable};
 pub use report::{write_report, Layout, ReportSpec, RowSpec};
-pub use run::{MetricsWriter, Run, StepRecord, Summary, METRICS_FILE, SUMMARY_FILE};
-pub use score_file::{read_prediction_file, score_prediction_file, FileScore, PredictionFile};
+pub use score_file::{
+    read_prediction_file, score_prediction_file, FileColumn, FileScore, PredictionFile,
+};
+pub use scoring::Convention;
 pub use submission::{write_submission, Submission};
-pub use task::{task_info, Convention, MetricKind, Scores, TaskInfo, TASKS};
+pub use tinybert_run::Scores;

@@ -2,10 +2,11 @@
 //! by `tinybert eval glue` and by every trainer's dev evaluation.
 
 use crate::error::{Error, Result};
-use crate::task::{Scores, TaskInfo};
+use crate::scoring;
 use candle_core::{DType, Device, IndexOp};
-use tinybert_data::{collate, Example, Label, Padding};
+use tinybert_data::{collate, length_sorted_batches, Example, Label, Padding, Task};
 use tinybert_model::Model;
+use tinybert_run::Scores;
 
 /// Model outputs for every example, in input order: class logits, or one value (regression).
 #[derive(Debug, Clone, PartialEq)]
@@ -45,10 +46,8 @@ pub fn predict(
     pad_id: u32,
     device: &Device,
 ) -> Result<Predictions> {
-    let mut order: Vec<usize> = (0..examples.len()).collect();
-    order.sort_by_key(|&i| examples[i].input_ids.len());
     let mut logits = vec![Vec::new(); examples.len()];
-    for chunk in order.chunks(batch_size.max(1)) {
+    for chunk in length_sorted_batches(examples, batch_size) {
         let items: Vec<&Example> = chunk.iter().map(|&i| &examples[i]).collect();
         let t = collate(&items, Padding::Longest, pad_id)?.to_tensors(device)?;
         let out = model.forward_t(&t.input_ids, &t.token_type_ids, &t.attention_mask, false)?;
@@ -64,23 +63,23 @@ pub fn predict(
 }
 
 /// Scores predictions against the examples' gold labels.
-pub fn score(task: &TaskInfo, predictions: &Predictions, examples: &[Example]) -> Result<Scores> {
+pub fn score(task: Task, predictions: &Predictions, examples: &[Example]) -> Result<Scores> {
     if task.is_regression() {
         let gold = examples
             .iter()
             .map(|e| e.label.score().ok_or_else(|| unlabelled(task, e)))
             .collect::<Result<Vec<f32>>>()?;
-        task.evaluate_values(&predictions.values(), &gold)
+        scoring::evaluate_values(task, &predictions.values(), &gold)
     } else {
         let gold = examples
             .iter()
             .map(|e| e.label.class().ok_or_else(|| unlabelled(task, e)))
             .collect::<Result<Vec<u32>>>()?;
-        task.evaluate_classes(&predictions.classes(), &gold)
+        scoring::evaluate_classes(task, &predictions.classes(), &gold)
     }
 }
 
-fn unlabelled(task: &TaskInfo, e: &Example) -> Error {
+fn unlabelled(task: Task, e: &Example) -> Error {
     let what = if e.label == Label::None {
         "no label"
     } else {
@@ -88,7 +87,7 @@ fn unlabelled(task: &TaskInfo, e: &Example) -> Error {
     };
     Error::Invalid {
         path: Default::default(),
-        key: format!("{} example {}", task.name, e.guid),
+        key: format!("{} example {}", task.name(), e.guid),
         message: format!("has {what}; scoring needs a labelled split"),
     }
 }

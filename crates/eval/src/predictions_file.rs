@@ -27,9 +27,9 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use tinybert_data::{Label, Task};
 
-use crate::atomic::write_with;
 use crate::column::PredictionColumn;
 use crate::error::{Error, Result};
+use tinybert_model::io::write_atomic_with;
 
 /// Metadata keys of a predictions file.
 pub mod keys {
@@ -152,7 +152,7 @@ pub fn write_predictions(path: &Path, table: &PredictionTable) -> Result<()> {
         .set_compression(Compression::SNAPPY)
         .set_key_value_metadata(Some(metadata))
         .build();
-    write_with(path, |tmp| {
+    write_atomic_with(path, |tmp| {
         let parquet = |source| Error::Parquet {
             path: tmp.to_path_buf(),
             source,
@@ -308,7 +308,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.parquet");
         let t = table(
-            Task::Mnli,
+            Task::MNLI,
             PredictionColumn::Classes(vec![2, 0, 1]),
             vec![Label::Class(2), Label::None, Label::Class(0)],
         );
@@ -321,7 +321,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.parquet");
         let t = table(
-            Task::Stsb,
+            Task::STSB,
             PredictionColumn::Values(vec![1.5, 4.25]),
             vec![Label::Score(2.0), Label::Score(4.0)],
         );
@@ -334,7 +334,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.parquet");
         let t = table(
-            Task::Rte,
+            Task::RTE,
             PredictionColumn::Classes(vec![0, 1]),
             vec![Label::Class(0)],
         );

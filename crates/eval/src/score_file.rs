@@ -7,7 +7,9 @@
 //! rows may come in any order. An optional header is recognised as a first line whose first
 //! field is not a number. A prediction is a label string of the task (`entailment`,
 //! `not_entailment`, `contradiction`, `neutral`, `0`, `1`) or a class id, or a number for
-//! STS-B. Blank lines, a UTF-8 BOM and CRLF line ends are accepted.
+//! STS-B, read as `f64` (full-precision predictions such as `3.0000000000000004` stay distinct
+//! from `3`, so ties and ranks are scipy's). Blank lines, a UTF-8 BOM and CRLF line ends are
+//! accepted.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -15,18 +17,37 @@ use std::path::{Path, PathBuf};
 use tinybert_data::task::is_test_split;
 use tinybert_data::{glue::glue_file_path, read_glue_file, Label, ReadOptions, Task};
 
-use crate::column::PredictionColumn;
+use crate::column::{score_classes, score_values};
 use crate::error::{Error, Result};
 use crate::leaderboard::LEADERBOARD_HEADER;
-use crate::task::Scores;
+use tinybert_run::Scores;
 
 /// One prediction as written in the file.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Predicted {
     /// A class id (written as the label string or as the id).
     Class(u32),
-    /// A regression value (STS-B).
-    Value(f32),
+    /// A regression value (STS-B), at full precision.
+    Value(f64),
+}
+
+/// A prediction file's predictions in index order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FileColumn {
+    /// Class ids: indices into [`Task::labels`].
+    Classes(Vec<u32>),
+    /// Regression values (STS-B).
+    Values(Vec<f64>),
+}
+
+impl FileColumn {
+    /// Scores against the gold labels of the same examples; `source` names the file in errors.
+    pub fn score(&self, task: Task, gold: &[Label], source: &str) -> Result<Scores> {
+        match self {
+            FileColumn::Classes(p) => score_classes(task, p, gold, source),
+            FileColumn::Values(p) => score_values(task, p, gold, source),
+        }
+    }
 }
 
 /// One data row of a prediction file.
@@ -127,7 +148,7 @@ pub fn read_prediction_file(path: &Path, task: Task) -> Result<PredictionFile> {
 /// Parses one prediction field: a label string or class id, or a finite number for STS-B.
 fn parse_prediction(task: Task, field: &str) -> std::result::Result<(Predicted, bool), String> {
     if task.is_regression() {
-        return match field.parse::<f32>() {
+        return match field.parse::<f64>() {
             Ok(v) if v.is_finite() => Ok((Predicted::Value(v), false)),
             _ => Err(format!(
                 "prediction `{field}` is not a finite number ({task} is a regression)"
@@ -150,7 +171,7 @@ fn parse_prediction(task: Task, field: &str) -> std::result::Result<(Predicted, 
 impl PredictionFile {
     /// The predictions in index order for a split of `expected` examples (`what` names the
     /// split in errors): every index from 0 to `expected - 1` exactly once.
-    pub fn column(&self, expected: usize, what: &str) -> Result<PredictionColumn> {
+    pub fn column(&self, expected: usize, what: &str) -> Result<FileColumn> {
         let mut slots: Vec<Option<Predicted>> = vec![None; expected];
         for row in &self.rows {
             let slot = slots.get_mut(row.index).ok_or_else(|| {
@@ -178,15 +199,15 @@ impl PredictionFile {
         }
         let all = slots.into_iter().flatten();
         Ok(if self.task.is_regression() {
-            PredictionColumn::Values(
+            FileColumn::Values(
                 all.map(|p| match p {
                     Predicted::Value(v) => v,
-                    Predicted::Class(c) => c as f32,
+                    Predicted::Class(c) => c as f64,
                 })
                 .collect(),
             )
         } else {
-            PredictionColumn::Classes(
+            FileColumn::Classes(
                 all.map(|p| match p {
                     Predicted::Class(c) => c,
                     Predicted::Value(v) => v as u32,
@@ -274,22 +295,22 @@ mod tests {
             dir.path(),
             "\u{feff}index\tprediction\r\n1\tnot_entailment\r\n0\t0\r\n\n",
         );
-        let f = read_prediction_file(&with, Task::Rte).unwrap();
+        let f = read_prediction_file(&with, Task::RTE).unwrap();
         assert_eq!(f.header.as_deref(), Some("index\tprediction"));
         assert_eq!(
             f.column(2, "RTE dev").unwrap(),
-            PredictionColumn::Classes(vec![0, 1])
+            FileColumn::Classes(vec![0, 1])
         );
         assert!(
             f.check_leaderboard_format().is_err(),
             "0 is an id, not a label"
         );
         let without = write(dir.path(), "0\tentailment\n1\tentailment\n");
-        let f = read_prediction_file(&without, Task::Rte).unwrap();
+        let f = read_prediction_file(&without, Task::RTE).unwrap();
         assert_eq!(f.header, None);
         assert_eq!(
             f.column(2, "RTE dev").unwrap(),
-            PredictionColumn::Classes(vec![0, 0])
+            FileColumn::Classes(vec![0, 0])
         );
     }
 
@@ -297,13 +318,13 @@ mod tests {
     fn stsb_values_are_numbers() {
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "index\tprediction\n0\t4.5\n1\t0\n");
-        let f = read_prediction_file(&p, Task::Stsb).unwrap();
+        let f = read_prediction_file(&p, Task::STSB).unwrap();
         assert_eq!(
             f.column(2, "STS-B dev").unwrap(),
-            PredictionColumn::Values(vec![4.5, 0.0])
+            FileColumn::Values(vec![4.5, 0.0])
         );
         let bad = write(dir.path(), "0\tNaN\n");
-        let err = read_prediction_file(&bad, Task::Stsb)
+        let err = read_prediction_file(&bad, Task::STSB)
             .unwrap_err()
             .to_string();
         assert!(
@@ -336,7 +357,7 @@ mod tests {
         ];
         for (text, line, message) in cases {
             let p = write(dir.path(), text);
-            let err = read_prediction_file(&p, Task::Rte).unwrap_err().to_string();
+            let err = read_prediction_file(&p, Task::RTE).unwrap_err().to_string();
             assert!(err.contains(&format!("preds.tsv{line}")), "{err}");
             assert!(err.contains(message), "{err}");
         }
@@ -346,7 +367,7 @@ mod tests {
     fn a_missing_or_out_of_range_index_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "0\tentailment\n2\tentailment\n");
-        let f = read_prediction_file(&p, Task::Rte).unwrap();
+        let f = read_prediction_file(&p, Task::RTE).unwrap();
         let err = f.column(3, "RTE dev").unwrap_err().to_string();
         assert!(
             err.contains("preds.tsv")
@@ -365,7 +386,7 @@ mod tests {
     fn a_test_split_cannot_be_scored() {
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "0\tentailment\n");
-        let err = score_prediction_file(Task::Rte, dir.path(), "test", &p)
+        let err = score_prediction_file(Task::RTE, dir.path(), "test", &p)
             .unwrap_err()
             .to_string();
         assert!(err.contains("no gold labels"), "{err}");

@@ -10,10 +10,10 @@ use tinybert_data::Task;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
-use crate::atomic::write_with;
 use crate::error::{Error, Result};
 use crate::leaderboard::{LeaderboardFile, LEADERBOARD_FILES};
 use crate::score_file::read_prediction_file;
+use tinybert_model::io::write_atomic_with;
 
 /// A leaderboard file put into the zip.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +40,7 @@ pub struct Submission {
 impl Submission {
     /// Tasks all of whose files are included (MNLI needs both `MNLI-m` and `MNLI-mm`).
     pub fn complete_tasks(&self) -> Vec<Task> {
-        Task::ALL
+        Task::GLUE
             .into_iter()
             .filter(|t| !self.missing.iter().any(|m| m.task == *t))
             .collect()
@@ -48,7 +48,7 @@ impl Submission {
 
     /// Tasks with at least one file missing.
     pub fn incomplete_tasks(&self) -> Vec<Task> {
-        Task::ALL
+        Task::GLUE
             .into_iter()
             .filter(|t| self.missing.iter().any(|m| m.task == *t))
             .collect()
@@ -117,7 +117,7 @@ pub fn write_submission(runs: &[PathBuf], output: &Path) -> Result<Submission> {
             ),
         ));
     }
-    write_with(output, |tmp| write_zip(tmp, &included))?;
+    write_atomic_with(output, |tmp| write_zip(tmp, &included))?;
     Ok(Submission {
         output: output.to_path_buf(),
         included,

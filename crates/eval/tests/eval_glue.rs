@@ -25,6 +25,7 @@ fn options(model: &Path, task: Task, data: EvalData, output: &Path) -> EvalOptio
         batch_size: 4,
         output: output.to_path_buf(),
         device: Device::Cpu,
+        compute: Default::default(),
     }
 }
 
@@ -57,7 +58,7 @@ fn dev_metrics_json_equals_the_scores_recomputed_from_the_predictions_file() {
     let out = tmp.path().join("eval");
     let result = evaluate_glue(&options(
         &model,
-        Task::Rte,
+        Task::RTE,
         glue(eval_glue_dir(), "dev"),
         &out,
     ))
@@ -68,9 +69,9 @@ fn dev_metrics_json_equals_the_scores_recomputed_from_the_predictions_file() {
     assert_eq!(Some(&metrics), result.splits[0].scores.as_ref());
 
     let table = read_predictions(&out.join("predictions_dev.parquet")).unwrap();
-    assert_eq!((table.task, table.split.as_str()), (Task::Rte, "dev"));
+    assert_eq!((table.task, table.split.as_str()), (Task::RTE, "dev"));
     assert_eq!(table.guids, ["0", "1", "2", "3", "4", "5"]);
-    assert_eq!(table.gold, gold_labels(Task::Rte, &eval_glue_dir(), "dev"));
+    assert_eq!(table.gold, gold_labels(Task::RTE, &eval_glue_dir(), "dev"));
     // The stored prediction is the arg-max of the stored logits.
     let argmax: Vec<u32> = table
         .logits
@@ -80,7 +81,7 @@ fn dev_metrics_json_equals_the_scores_recomputed_from_the_predictions_file() {
     assert_eq!(table.predictions, PredictionColumn::Classes(argmax));
     let recomputed = table
         .predictions
-        .score(Task::Rte, &table.gold, "p")
+        .score(Task::RTE, &table.gold, "p")
         .unwrap();
     assert_eq!(recomputed, metrics);
     assert!(metrics.accuracy.is_some() && metrics.f1.is_none());
@@ -93,7 +94,7 @@ fn test_split_writes_the_leaderboard_file_with_label_strings_and_no_metrics() {
     let out = tmp.path().join("eval");
     let result = evaluate_glue(&options(
         &model,
-        Task::Rte,
+        Task::RTE,
         glue(eval_glue_dir(), "test"),
         &out,
     ))
@@ -120,7 +121,7 @@ fn test_split_writes_the_leaderboard_file_with_label_strings_and_no_metrics() {
         assert_eq!(*line, expected);
     }
     // The file is what the leaderboard takes.
-    let parsed = read_prediction_file(&tsv, Task::Rte).unwrap();
+    let parsed = read_prediction_file(&tsv, Task::RTE).unwrap();
     parsed.check_leaderboard_format().unwrap();
 }
 
@@ -132,7 +133,7 @@ fn mnli_dev_scores_both_dev_sets_and_test_writes_m_and_mm_files() {
     let model = tiny_fixture();
     let dev = evaluate_glue(&options(
         &model,
-        Task::Mnli,
+        Task::MNLI,
         glue(data_glue_dir(), "dev"),
         &out,
     ))
@@ -147,7 +148,7 @@ fn mnli_dev_scores_both_dev_sets_and_test_writes_m_and_mm_files() {
     }
     let test = evaluate_glue(&options(
         &model,
-        Task::Mnli,
+        Task::MNLI,
         glue(data_glue_dir(), "test"),
         &out,
     ))
@@ -175,7 +176,7 @@ fn stsb_is_scored_by_correlation_and_its_leaderboard_holds_numbers() {
     let out = tmp.path().join("eval");
     let dev = evaluate_glue(&options(
         &model,
-        Task::Stsb,
+        Task::STSB,
         glue(data_glue_dir(), "dev"),
         &out,
     ))
@@ -186,14 +187,14 @@ fn stsb_is_scored_by_correlation_and_its_leaderboard_holds_numbers() {
     assert_eq!(
         table
             .predictions
-            .score(Task::Stsb, &table.gold, "p")
+            .score(Task::STSB, &table.gold, "p")
             .unwrap(),
         s
     );
 
     evaluate_glue(&options(
         &model,
-        Task::Stsb,
+        Task::STSB,
         glue(data_glue_dir(), "test"),
         &out,
     ))
@@ -213,7 +214,7 @@ fn a_tokenised_dataset_gives_the_same_scores_and_a_foreign_one_is_refused() {
     let build = |hash: &str, name: &str| {
         let output = tmp.path().join(name);
         let opts = GlueBuildOptions {
-            task: Task::Rte,
+            task: Task::RTE,
             data_dir: eval_glue_dir(),
             split: "dev".into(),
             max_seq_len: Some(40),
@@ -227,7 +228,7 @@ fn a_tokenised_dataset_gives_the_same_scores_and_a_foreign_one_is_refused() {
     let dataset = build(&tokenizer_hash(&tok).unwrap(), "rte-dev");
     let from_parquet = evaluate_glue(&options(
         &model,
-        Task::Rte,
+        Task::RTE,
         EvalData::Parquet {
             path: dataset.clone(),
             split: Some("dev".into()),
@@ -237,7 +238,7 @@ fn a_tokenised_dataset_gives_the_same_scores_and_a_foreign_one_is_refused() {
     .unwrap();
     let from_tsv = evaluate_glue(&options(
         &model,
-        Task::Rte,
+        Task::RTE,
         EvalData::Glue {
             data_dir: eval_glue_dir(),
             split: "dev".into(),
@@ -255,7 +256,7 @@ fn a_tokenised_dataset_gives_the_same_scores_and_a_foreign_one_is_refused() {
     let foreign = build("another-tokenizer", "foreign");
     let err = evaluate_glue(&options(
         &model,
-        Task::Rte,
+        Task::RTE,
         parquet(foreign.clone(), None),
         tmp.path(),
     ))
@@ -267,7 +268,7 @@ fn a_tokenised_dataset_gives_the_same_scores_and_a_foreign_one_is_refused() {
     );
     let err = evaluate_glue(&options(
         &model,
-        Task::Rte,
+        Task::RTE,
         parquet(dataset.clone(), Some("test")),
         tmp.path(),
     ))
@@ -277,7 +278,7 @@ fn a_tokenised_dataset_gives_the_same_scores_and_a_foreign_one_is_refused() {
     let model3 = tiny_fixture();
     let err = evaluate_glue(&options(
         &model3,
-        Task::Mnli,
+        Task::MNLI,
         parquet(dataset, None),
         tmp.path(),
     ))
@@ -292,7 +293,7 @@ fn a_model_without_classifier_is_refused_naming_its_folder() {
     let model = tiny_model(tmp.path(), None, None);
     let err = evaluate_glue(&options(
         &model,
-        Task::Rte,
+        Task::RTE,
         glue(eval_glue_dir(), "dev"),
         tmp.path(),
     ))
@@ -310,7 +311,7 @@ fn a_model_with_another_label_order_is_refused() {
     let model = tiny_model(tmp.path(), Some(2), Some(&["not_entailment", "entailment"]));
     let err = evaluate_glue(&options(
         &model,
-        Task::Rte,
+        Task::RTE,
         glue(eval_glue_dir(), "dev"),
         tmp.path(),
     ))
@@ -322,7 +323,7 @@ fn a_model_with_another_label_order_is_refused() {
     );
     let err = evaluate_glue(&options(
         &model,
-        Task::Mnli,
+        Task::MNLI,
         glue(data_glue_dir(), "dev"),
         tmp.path(),
     ))
@@ -340,7 +341,7 @@ fn a_length_beyond_the_model_positions_is_refused() {
         split: "dev".into(),
         max_seq_len: Some(128),
     };
-    let err = evaluate_glue(&options(&model, Task::Rte, data, tmp.path()))
+    let err = evaluate_glue(&options(&model, Task::RTE, data, tmp.path()))
         .unwrap_err()
         .to_string();
     assert!(

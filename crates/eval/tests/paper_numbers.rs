@@ -1,12 +1,11 @@
 //! The embedded paper numbers against the tables of `../shared/SPEC.md` §8 (skipped with a
-//! message when `../shared` is absent).
-
-use std::path::PathBuf;
+//! message when `../shared` is absent, except under `TINYBERT_REQUIRE_SHARED=1`).
 
 use tinybert_eval::{PaperNumbers, PaperTable};
 
-fn spec_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/SPEC.md")
+/// `../shared/SPEC.md`, or `None` (skipped; a failure under `TINYBERT_REQUIRE_SHARED=1`).
+fn spec() -> Option<String> {
+    tinybert_testkit::shared("SPEC.md").map(|p| std::fs::read_to_string(p).unwrap())
 }
 
 /// The Markdown tables of section 8, each as rows of cells (header and rule lines dropped).
@@ -68,9 +67,7 @@ fn check(table: &PaperTable, rows: &[Vec<String>], size_columns: bool) {
 
 #[test]
 fn paper_numbers_match_spec_section_8() {
-    let path = spec_path();
-    let Ok(spec) = std::fs::read_to_string(&path) else {
-        eprintln!("skipped: {} not found", path.display());
+    let Some(spec) = spec() else {
         return;
     };
     let tables = section8_tables(&spec);
@@ -82,9 +79,7 @@ fn paper_numbers_match_spec_section_8() {
 
 #[test]
 fn spec_column_headers_match_the_embedded_columns() {
-    let path = spec_path();
-    let Ok(spec) = std::fs::read_to_string(&path) else {
-        eprintln!("skipped: {} not found", path.display());
+    let Some(spec) = spec() else {
         return;
     };
     let start = spec.find("## 8.").expect("section 8");

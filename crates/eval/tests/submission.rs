@@ -41,9 +41,9 @@ fn the_zip_holds_each_runs_files_byte_for_byte_and_lists_what_is_missing() {
     assert_eq!(s.included[2].run, a);
     assert_eq!(s.included[2].rows, 2);
     assert_eq!(s.runs_without_files, [empty]);
-    assert_eq!(s.complete_tasks(), [Task::Stsb, Task::Rte]);
+    assert_eq!(s.complete_tasks(), [Task::STSB, Task::RTE]);
     assert!(
-        s.incomplete_tasks().contains(&Task::Mnli),
+        s.incomplete_tasks().contains(&Task::MNLI),
         "MNLI-mm is missing"
     );
     assert_eq!(s.missing.len(), 7);

@@ -330,7 +330,7 @@ fn worker(a: &DataArgs, g: &GlobalArgs, kind: &str) -> Result<()> {
         })
     } else {
         let task: Task = kind.parse()?;
-        let limit = if task == Task::Mrpc {
+        let limit = if task == Task::MRPC {
             a.mrpc_examples
         } else {
             a.sst2_examples

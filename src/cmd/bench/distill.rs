@@ -19,7 +19,9 @@ use tinybert_distill::train::general::IntermediateObjective;
 use tinybert_distill::train::task::PredictionObjective;
 use tinybert_distill::train::Objective;
 use tinybert_distill::{BertAdam, BertAdamConfig, LossConfig};
-use tinybert_model::{BertConfig, FitDenseKind, Heads, Model, ModelOptions, Trainable, Want};
+use tinybert_model::{
+    BertConfig, FitDenseKind, Heads, Model, ModelOptions, Precision, Trainable, Want,
+};
 
 #[derive(Debug, Args)]
 pub struct DistillArgs {
@@ -45,6 +47,11 @@ pub struct DistillArgs {
     pub pytorch: String,
     #[arg(long, default_value = REFERENCE_SCRIPT)]
     pub reference_script: PathBuf,
+    /// Precision of the frozen teacher: f32, or bf16 (its products in bf16 on AVX-512 BF16
+    /// CPUs; the student stays f32). The PyTorch reference runs under `torch.autocast(bfloat16)`
+    /// with bf16 (teacher and student), its fastest CPU setting.
+    #[arg(long, default_value = "f32")]
+    pub dtype: Precision,
     /// CPU threads for both implementations (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -83,17 +90,25 @@ fn reset_peak_rss() {
 }
 
 pub fn run(a: DistillArgs, g: &GlobalArgs) -> Result<()> {
-    let device: Device = crate::device::parse_device(&g.device)?;
     let threads = a
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?
+        .install(|| bench(&a, g, threads))
+}
+
+/// The benchmark, on `threads` threads.
+fn bench(a: &DistillArgs, g: &GlobalArgs, threads: usize) -> Result<()> {
+    let device: Device = crate::device::parse_device(&g.device)?;
     let tcfg = BertConfig::from_preset_or_file(&a.teacher)?;
     let scfg = BertConfig::from_preset_or_file(&a.student)?;
     let teacher = Model::init(
         &tcfg,
         &ModelOptions {
             device: device.clone(),
+            compute: a.dtype,
             heads: Heads {
                 classifier: Want::Always(2),
                 ..Default::default()
@@ -188,6 +203,12 @@ pub fn run(a: DistillArgs, g: &GlobalArgs) -> Result<()> {
             &a.warmup.max(1).to_string(),
             "--min-time",
             "0",
+            "--dtype",
+            if a.dtype == Precision::Bf16 {
+                "bf16"
+            } else {
+                "fp32"
+            },
         ]
         .iter()
         .map(|s| s.to_string())
@@ -203,7 +224,7 @@ pub fn run(a: DistillArgs, g: &GlobalArgs) -> Result<()> {
         }
     }
     let md = markdown(&rows);
-    let meta = json!({ "threads": threads, "device": g.device, "teacher": a.teacher, "student": a.student, "iters": a.iters, "warmup": a.warmup });
+    let meta = json!({ "threads": threads, "device": g.device, "teacher": a.teacher, "student": a.student, "teacher_dtype": teacher.compute.name(), "iters": a.iters, "warmup": a.warmup });
     write_results(&a.output, meta, &rows, &md)
 }
 

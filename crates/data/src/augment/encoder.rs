@@ -11,7 +11,7 @@ use tinybert_model::BertModel;
 /// Last-layer hidden states at one row per sequence.
 ///
 /// # Shapes
-/// `ids`, `types`: [b, len] u32 (no padding); `rows`: [b] u32, the flat index `i * len + pos`
+/// `ids`, `types`: `[b, len]` u32 (no padding); `rows`: `[b]` u32, the flat index `i * len + pos`
 /// of sequence `i`'s row -> [b, hidden]
 pub fn hidden_at_rows(
     bert: &BertModel,

@@ -3,8 +3,8 @@
 //! tab-separated, no quoting), and the tokenised Parquet dataset of exactly those rows — what
 //! `data glue` makes of `train_aug.tsv` (same guids, labels and ids) — with `source_index`.
 
+use super::options::AugmentOptions;
 use super::partial::Partial;
-use super::pipeline::AugmentOptions;
 use super::source::SourceFile;
 use crate::encode::Encoder;
 use crate::error::{Error, Result};
@@ -14,6 +14,7 @@ use crate::parquet_io::{arrays, prepare_output_dir, ShardInfo, ShardWriter};
 use crate::schema::{glue_schema, DatasetKind, DatasetMeta, SCHEMA_VERSION};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
+use tinybert_model::io::AtomicFile;
 use tokenizers::Tokenizer;
 
 /// Name of the augmented training file in the output folder.
@@ -58,8 +59,8 @@ pub fn write_outputs(
     let mut shards = ShardWriter::new(dir, schema.clone(), &meta, opts.shard_size)?;
 
     let tsv = dir.join(TSV_NAME);
-    let tmp = tsv.with_extension("tsv.tmp");
-    let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let file = AtomicFile::create(&tsv)?;
+    let tmp = file.tmp_path().to_path_buf();
     let mut w = BufWriter::with_capacity(1 << 20, file);
     let io = |e| Error::io(&tmp, e);
     if let Some(h) = &source.header {
@@ -85,9 +86,7 @@ pub fn write_outputs(
     }
     w.into_inner()
         .map_err(|e| Error::io(&tmp, e.into_error()))?
-        .sync_all()
-        .map_err(io)?;
-    std::fs::rename(&tmp, &tsv).map_err(|e| Error::io(&tsv, e))?;
+        .commit()?;
     Ok(Written {
         tsv,
         rows,

@@ -9,6 +9,7 @@ use crate::json::write_json;
 use crate::tsv::Lines;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use tinybert_model::io::AtomicFile;
 
 /// Everything the augmented rows depend on; chunks are reused only under an identical key.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -73,18 +74,16 @@ impl Partial {
 
     /// Stores a completed chunk.
     pub fn write(&self, chunk: usize, rows: &[AugRow]) -> Result<()> {
-        let path = self.chunk_path(chunk);
-        let tmp = path.with_extension("tsv.tmp");
-        let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let file = AtomicFile::create(&self.chunk_path(chunk))?;
+        let tmp = file.tmp_path().to_path_buf();
         let mut w = BufWriter::new(file);
         for (index, cols) in rows {
             writeln!(w, "{index}\t{}", cols.join("\t")).map_err(|e| Error::io(&tmp, e))?;
         }
         w.into_inner()
             .map_err(|e| Error::io(&tmp, e.into_error()))?
-            .sync_all()
-            .map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
+            .commit()?;
+        Ok(())
     }
 
     /// Reads a completed chunk back.

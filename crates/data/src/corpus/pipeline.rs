@@ -194,6 +194,30 @@ pub fn build_corpus(
         written
     })?;
     progress.finish();
+    if summary.instances == 0 {
+        // An empty dataset would only fail later, in a trainer: refuse it here, leaving no
+        // shard behind.
+        prepare_output_dir(&opts.output)?;
+        let path = match summary.inputs.as_slice() {
+            [one] => one.clone(),
+            many => PathBuf::from(
+                many.iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+        };
+        let msg = if summary.documents == 0 {
+            "no text: the corpus input is empty or blank (one sentence per line, a blank line              between documents)"
+                .to_string()
+        } else {
+            format!(
+                "no pre-training instances from {} document(s) of {} token(s)",
+                summary.documents, summary.tokens
+            )
+        };
+        return Err(Error::Input { path, msg });
+    }
     summary.shards = shards;
     summary.seconds = started.elapsed().as_secs_f64();
     summary.tokens_per_s = summary.tokens as f64 / summary.seconds.max(1e-9);

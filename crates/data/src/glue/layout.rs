@@ -19,32 +19,34 @@ struct Spec {
     guid: Option<&'static str>,
 }
 
-fn spec(task: Task, test: bool) -> Spec {
-    let (a, b) = match task {
-        Task::Cola | Task::Sst2 => ("sentence", None),
-        Task::Mrpc => ("#1 String", Some("#2 String")),
-        Task::Qqp => ("question1", Some("question2")),
-        Task::Qnli => ("question", Some("sentence")),
-        Task::Stsb | Task::Mnli | Task::Rte | Task::Wnli => ("sentence1", Some("sentence2")),
+/// The GLUE columns of a built-in task (`None` for a task that is not one of the nine).
+fn spec(task: Task, test: bool) -> Option<Spec> {
+    let (a, b) = match task.name() {
+        "CoLA" | "SST-2" => ("sentence", None),
+        "MRPC" => ("#1 String", Some("#2 String")),
+        "QQP" => ("question1", Some("question2")),
+        "QNLI" => ("question", Some("sentence")),
+        "STS-B" | "MNLI" | "RTE" | "WNLI" => ("sentence1", Some("sentence2")),
+        _ => return None,
     };
-    let label = match task {
-        Task::Cola | Task::Sst2 | Task::Qnli | Task::Rte | Task::Wnli => "label",
-        Task::Mrpc => "Quality",
-        Task::Stsb => "score",
-        Task::Qqp => "is_duplicate",
-        Task::Mnli => "gold_label",
+    let label = match task.name() {
+        "MRPC" => "Quality",
+        "STS-B" => "score",
+        "QQP" => "is_duplicate",
+        "MNLI" => "gold_label",
+        _ => "label",
     };
-    let guid = match task {
-        Task::Qqp => Some("id"),
-        Task::Cola | Task::Sst2 | Task::Mrpc if !test => None,
+    let guid = match task.name() {
+        "QQP" => Some("id"),
+        "CoLA" | "SST-2" | "MRPC" if !test => None,
         _ => Some("index"),
     };
-    Spec {
+    task.is_glue().then_some(Spec {
         text_a: a,
         text_b: b,
         label: (!test).then_some(label),
         guid,
-    }
+    })
 }
 
 /// Resolved column positions for one file.
@@ -63,7 +65,7 @@ pub struct Layout {
 
 /// True when the task's `split` file starts with a header line.
 pub fn has_header(task: Task, split: &str) -> bool {
-    task != Task::Cola || is_test_split(split)
+    task != Task::COLA || is_test_split(split)
 }
 
 /// The layout of CoLA train/dev, which have no header.
@@ -80,7 +82,10 @@ pub fn headerless_cola() -> Layout {
 
 /// Finds the task's columns in a header line (already split on tabs).
 pub fn from_header(task: Task, split: &str, header: &[&str], path: &Path) -> Result<Layout> {
-    let s = spec(task, is_test_split(split));
+    let s = spec(task, is_test_split(split)).ok_or_else(|| Error::Header {
+        path: path.to_path_buf(),
+        msg: format!("{task} is not a GLUE task: its file layout is not known"),
+    })?;
     let find = |name: &str| {
         header
             .iter()
@@ -115,7 +120,7 @@ mod tests {
     #[test]
     fn stsb_uses_columns_7_8_and_the_last() {
         let l = layout(
-            Task::Stsb,
+            Task::STSB,
             "dev",
             "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore",
         );
@@ -128,7 +133,7 @@ mod tests {
     #[test]
     fn mnli_dev_uses_columns_8_9_and_gold_label_last() {
         let l = layout(
-            Task::Mnli,
+            Task::MNLI,
             "dev_matched",
             "index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\t\
              sentence1_parse\tsentence2_parse\tsentence1\tsentence2\tlabel1\tlabel2\tlabel3\t\
@@ -142,7 +147,7 @@ mod tests {
 
     #[test]
     fn qqp_test_has_id_and_questions_only() {
-        let l = layout(Task::Qqp, "test", "id\tquestion1\tquestion2");
+        let l = layout(Task::QQP, "test", "id\tquestion1\tquestion2");
         assert_eq!(
             (l.guid, l.text_a, l.text_b, l.label),
             (Some(0), 1, Some(2), None)
@@ -152,7 +157,7 @@ mod tests {
     #[test]
     fn a_missing_column_is_a_header_error_naming_it() {
         let h = ["index", "sentence"];
-        let err = from_header(Task::Rte, "dev", &h, Path::new("RTE/dev.tsv"))
+        let err = from_header(Task::RTE, "dev", &h, Path::new("RTE/dev.tsv"))
             .unwrap_err()
             .to_string();
         assert!(
@@ -163,9 +168,9 @@ mod tests {
 
     #[test]
     fn only_cola_train_and_dev_lack_a_header() {
-        assert!(!has_header(Task::Cola, "train"));
-        assert!(!has_header(Task::Cola, "dev"));
-        assert!(has_header(Task::Cola, "test"));
-        assert!(has_header(Task::Sst2, "train"));
+        assert!(!has_header(Task::COLA, "train"));
+        assert!(!has_header(Task::COLA, "dev"));
+        assert!(has_header(Task::COLA, "test"));
+        assert!(has_header(Task::SST2, "train"));
     }
 }

@@ -164,7 +164,7 @@ mod tests {
     fn wrong_column_count_is_an_error_naming_file_and_line() {
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "dev.tsv", "sentence\tlabel\ngood\t1\nbad row\n");
-        let err = read_glue_file(Task::Sst2, "dev", &p, ReadOptions::default())
+        let err = read_glue_file(Task::SST2, "dev", &p, ReadOptions::default())
             .unwrap_err()
             .to_string();
         assert!(err.contains("dev.tsv:3:"), "{err}");
@@ -182,7 +182,7 @@ mod tests {
             "dev.tsv",
             "index\tsentence1\tsentence2\tlabel\n0\ta\tb\tmaybe\n",
         );
-        let err = read_glue_file(Task::Rte, "dev", &p, ReadOptions::default())
+        let err = read_glue_file(Task::RTE, "dev", &p, ReadOptions::default())
             .unwrap_err()
             .to_string();
         assert!(
@@ -202,7 +202,7 @@ mod tests {
         let opts = ReadOptions {
             skip_bad_rows: true,
         };
-        let f = read_glue_file(Task::Sst2, "train", &p, opts).unwrap();
+        let f = read_glue_file(Task::SST2, "train", &p, opts).unwrap();
         assert_eq!(f.examples.len(), 2);
         let lines: Vec<usize> = f.bad_rows.iter().map(|b| b.line).collect();
         assert_eq!(lines, vec![3, 4, 5]);
@@ -216,7 +216,7 @@ mod tests {
     fn test_split_has_no_label_and_uses_the_index_column() {
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "test.tsv", "index\tsentence\n17\tfine .\n");
-        let f = read_glue_file(Task::Sst2, "test", &p, ReadOptions::default()).unwrap();
+        let f = read_glue_file(Task::SST2, "test", &p, ReadOptions::default()).unwrap();
         assert_eq!(f.examples[0].guid, "17");
         assert_eq!(f.examples[0].label, Label::None);
     }
@@ -226,9 +226,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("RTE")).unwrap();
         write(&dir.path().join("RTE"), "dev.tsv", "x");
-        let root = glue_file_path(dir.path(), Task::Rte, "dev").unwrap();
-        let task_dir = glue_file_path(&dir.path().join("RTE"), Task::Rte, "dev").unwrap();
+        let root = glue_file_path(dir.path(), Task::RTE, "dev").unwrap();
+        let task_dir = glue_file_path(&dir.path().join("RTE"), Task::RTE, "dev").unwrap();
         assert_eq!(root, task_dir);
-        assert!(glue_file_path(dir.path(), Task::Rte, "train").is_err());
+        assert!(glue_file_path(dir.path(), Task::RTE, "train").is_err());
     }
 }

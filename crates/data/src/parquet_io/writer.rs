@@ -1,8 +1,8 @@
 //! Sharded Parquet output: `part-00000.parquet`, `part-00001.parquet`, ... of at most
 //! `shard_size` rows each, every file carrying the dataset's key-value metadata.
 //!
-//! Each shard is written under a temporary name and renamed when complete, so a crash never
-//! leaves a half-written `part-*.parquet`.
+//! Each shard is written through [`AtomicFile`] (temporary name, `fsync`, rename), so a crash
+//! never leaves a half-written `part-*.parquet`.
 
 use crate::error::{Error, Result};
 use crate::schema::{DatasetKind, DatasetMeta};
@@ -11,8 +11,8 @@ use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
-use std::fs::File;
 use std::path::{Path, PathBuf};
+use tinybert_model::io::{is_temporary, AtomicFile};
 
 /// Rows per Parquet row group: bounds the writer's memory.
 const ROW_GROUP_ROWS: usize = 16_384;
@@ -31,8 +31,7 @@ pub struct ShardInfo {
 }
 
 struct OpenShard {
-    writer: ArrowWriter<File>,
-    tmp: PathBuf,
+    writer: ArrowWriter<AtomicFile>,
     path: PathBuf,
     rows: usize,
 }
@@ -54,8 +53,8 @@ pub fn prepare_output_dir(dir: &Path) -> Result<()> {
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
         let name = entry.file_name().to_string_lossy().to_string();
-        let stale = (name.starts_with("part-")
-            && (name.ends_with(".parquet") || name.ends_with(".parquet.tmp")))
+        let stale = (name.starts_with("part-") && name.ends_with(".parquet"))
+            || (is_temporary(&name) && name.starts_with(".part-"))
             || name == "summary.json";
         if stale {
             let p = entry.path();
@@ -130,13 +129,11 @@ impl ShardWriter {
     fn open(&self) -> Result<OpenShard> {
         let name = shard_name(self.shards.len());
         let path = self.dir.join(&name);
-        let tmp = self.dir.join(format!("{name}.tmp"));
-        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let file = AtomicFile::create(&path)?;
         let writer = ArrowWriter::try_new(file, self.schema.clone(), Some(self.props.clone()))
             .map_err(|e| Error::parquet(&path, e))?;
         Ok(OpenShard {
             writer,
-            tmp,
             path,
             rows: 0,
         })
@@ -146,9 +143,9 @@ impl ShardWriter {
         if let Some(shard) = self.current.take() {
             shard
                 .writer
-                .close()
-                .map_err(|e| Error::parquet(&shard.path, e))?;
-            std::fs::rename(&shard.tmp, &shard.path).map_err(|e| Error::io(&shard.path, e))?;
+                .into_inner()
+                .map_err(|e| Error::parquet(&shard.path, e))?
+                .commit()?;
             self.shards.push(ShardInfo {
                 file: shard_name(self.shards.len()),
                 rows: shard.rows,

@@ -4,21 +4,11 @@
 use std::path::{Path, PathBuf};
 use tokenizers::Tokenizer;
 
-/// `../shared` beside the workspace, if present.
-pub fn shared_dir() -> Option<PathBuf> {
-    let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared"));
-    p.is_dir().then(|| p.to_path_buf())
-}
-
-/// The real MiniLM tokenizer folder, or `None` with a printed skip message.
-pub fn minilm(test: &str) -> Option<PathBuf> {
-    match shared_dir().map(|s| s.join("models/all-MiniLM-L6-v2")) {
-        Some(p) if p.join("vocab.txt").is_file() => Some(p),
-        _ => {
-            println!("SKIPPED {test}: ../shared/models/all-MiniLM-L6-v2 is absent");
-            None
-        }
-    }
+/// The real MiniLM tokenizer folder, or `None` with a printed skip message (a failure under
+/// `TINYBERT_REQUIRE_SHARED=1`).
+pub fn minilm() -> Option<PathBuf> {
+    tinybert_testkit::shared("models/all-MiniLM-L6-v2/vocab.txt")
+        .and_then(|p| p.parent().map(Path::to_path_buf))
 }
 
 /// The committed GLUE-format fixtures.

@@ -1,8 +1,9 @@
 //! Resumable checkpoints: `<output>/checkpoint/` holds the student as a HF folder,
-//! `optimizer.safetensors` and `trainer_state.json`; it is replaced atomically.
+//! `optimizer.safetensors` and `trainer_state.json`; it is replaced atomically, and only ever
+//! with finite weights ([`first_non_finite`] is checked before every save).
 
 use crate::error::{Error, Result};
-use crate::optim::BertAdam;
+use crate::optim::{all_finite, BertAdam};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use tinybert_model::Model;
@@ -15,16 +16,22 @@ pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
 /// every later step, so a resumed run continues exactly.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainerState {
-    /// Optimizer steps done.
+    /// Optimizer steps done (skipped non-finite steps included).
     pub step: usize,
     /// 0-based epoch in progress.
     pub epoch: usize,
     /// Examples of this epoch's order already consumed.
     pub position: usize,
+    /// Steps of the whole run (the learning-rate schedule's length).
     pub t_total: usize,
     /// Best dev score so far and its step.
     pub best: Option<(f64, usize)>,
-    /// The run's config, to refuse resuming with another one.
+    /// Steps skipped as non-finite (`nonfinite = "skip"`), in all and in a row up to now.
+    #[serde(default)]
+    pub skipped_steps: usize,
+    #[serde(default)]
+    pub skipped_in_a_row: usize,
+    /// The run's `train_config.json` echo, to check what a resumed run changes.
     pub config: serde_json::Value,
 }
 
@@ -37,6 +44,16 @@ pub fn checkpoint_dir(path: &Path) -> PathBuf {
     }
 }
 
+/// The name of the first trainable parameter of `model` holding a NaN or infinity.
+pub fn first_non_finite(model: &Model) -> Result<Option<String>> {
+    for (name, var) in model.vars() {
+        if !all_finite(var.as_tensor())? {
+            return Ok(Some(name.to_string()));
+        }
+    }
+    Ok(None)
+}
+
 /// Writes model, optimizer and state to `dir` atomically.
 pub fn save(
     dir: &Path,
@@ -45,14 +62,16 @@ pub fn save(
     state: &TrainerState,
     tokenizer_from: Option<&Path>,
 ) -> Result<()> {
-    tinybert_model::io::replace_dir(dir, |tmp| {
+    tinybert_model::io::replace_dir(dir, |tmp| -> Result<()> {
         model.write_files(tmp, tokenizer_from)?;
-        opt.save(&tmp.join(OPTIMIZER_FILE))
-            .map_err(|e| tinybert_model::Error::Invalid(e.to_string()))?;
-        let json = serde_json::to_string_pretty(state).expect("state serialises");
-        tinybert_model::io::write_atomic(&tmp.join(STATE_FILE), json.as_bytes())
-    })?;
-    Ok(())
+        opt.save(&tmp.join(OPTIMIZER_FILE))?;
+        let json = serde_json::to_string_pretty(state).map_err(|e| Error::File {
+            path: tmp.join(STATE_FILE),
+            msg: format!("cannot serialise the trainer state: {e}"),
+        })?;
+        tinybert_model::io::write_atomic(&tmp.join(STATE_FILE), json.as_bytes())?;
+        Ok(())
+    })
 }
 
 /// Reads the state of a checkpoint folder.
@@ -88,36 +107,4 @@ pub fn restore_weights(dir: &Path, model: &Model) -> Result<()> {
         var.set(&t.to_device(var.device())?.to_dtype(var.dtype())?)?;
     }
     Ok(())
-}
-
-/// Keys whose values differ between two configs (dotted paths), for a clear resume error.
-pub fn config_diff(a: &serde_json::Value, b: &serde_json::Value) -> Vec<String> {
-    fn walk(prefix: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<String>) {
-        match (a, b) {
-            (serde_json::Value::Object(x), serde_json::Value::Object(y)) => {
-                let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
-                keys.sort();
-                keys.dedup();
-                for k in keys {
-                    let p = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
-                    let null = serde_json::Value::Null;
-                    walk(
-                        &p,
-                        x.get(k).unwrap_or(&null),
-                        y.get(k).unwrap_or(&null),
-                        out,
-                    );
-                }
-            }
-            _ if a != b => out.push(prefix.to_string()),
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    walk("", a, b, &mut out);
-    out
 }

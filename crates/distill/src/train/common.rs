@@ -1,17 +1,24 @@
-//! Pieces every trainer uses: loading the frozen teacher, batching, dev evaluation, summaries.
+//! Pieces every trainer uses: loading the frozen teacher, checking data against models,
+//! batching, summaries.
 
-use super::engine::DevEval;
+use super::engine::RunResult;
 use crate::error::{Error, Result};
 use candle_core::Device;
 use std::path::Path;
-use tinybert_data::{collate, BatchTensors, DatasetMeta, GlueDataset, Padding, Sequence};
-use tinybert_eval::{task_info, Scores, TaskInfo};
-use tinybert_model::{load_tokenizer, tokenizer_hash, Heads, Model, ModelOptions, Want};
+use tinybert_data::{collate, BatchTensors, DatasetMeta, Padding, Sequence};
+use tinybert_model::{load_tokenizer, tokenizer_hash, Heads, Model, ModelOptions, Precision, Want};
+use tinybert_run::Summary;
 
 /// Loads a frozen model (plain tensors: no autograd graph), with its classifier if `classifier`.
-pub fn load_frozen(dir: &Path, classifier: bool, device: &Device) -> Result<Model> {
+pub fn load_frozen(
+    dir: &Path,
+    classifier: bool,
+    compute: Precision,
+    device: &Device,
+) -> Result<Model> {
     let opts = ModelOptions {
         device: device.clone(),
+        compute,
         heads: Heads {
             classifier: if classifier {
                 Want::IfPresent
@@ -78,43 +85,21 @@ pub fn batch<S: Sequence>(
     Ok(collate(&picked, Padding::Longest, pad_id)?.to_tensors(device)?)
 }
 
-/// The task of a GLUE dataset, for the eval crate.
-pub fn task_of(ds: &GlueDataset, path: &Path) -> Result<TaskInfo> {
-    let task = ds.task().ok_or_else(|| Error::File {
-        path: path.to_path_buf(),
-        msg: "the dataset records no GLUE task".into(),
-    })?;
-    Ok(task_info(task.name())?)
-}
-
-/// Dev evaluation on a tokenised GLUE split (the eval crate's prediction and metrics).
-pub struct GlueDev {
-    pub dataset: GlueDataset,
-    pub task: TaskInfo,
-    pub batch_size: usize,
-    pub device: Device,
-}
-
-impl DevEval for GlueDev {
-    fn evaluate(&mut self, model: &Model) -> Result<Scores> {
-        let p = tinybert_eval::predict(
-            model,
-            &self.dataset.examples,
-            self.batch_size,
-            self.dataset.meta.pad_id,
-            &self.device,
-        )?;
-        Ok(tinybert_eval::score(
-            &self.task,
-            &p,
-            &self.dataset.examples,
-        )?)
-    }
-}
-
-/// Writes `summary.json` atomically.
-pub fn write_summary(dir: &Path, value: &serde_json::Value) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).expect("summary serialises");
-    tinybert_model::io::write_atomic(&dir.join(tinybert_eval::SUMMARY_FILE), text.as_bytes())?;
+/// Writes the run's `summary.json` (the run crate's one writer).
+pub fn write_summary(dir: &Path, summary: &Summary) -> Result<()> {
+    summary.save(dir)?;
     Ok(())
+}
+
+/// The fields every training run's summary has.
+pub fn training_summary(stage: &str, result: &RunResult, examples: usize) -> Summary {
+    let mut s = Summary::new(stage);
+    s.steps = Some(result.steps as u64);
+    s.examples = Some(examples as u64);
+    s.loss = result.last_loss.is_finite().then_some(result.last_loss);
+    s.examples_per_s = Some(result.examples_per_s);
+    if result.skipped_steps > 0 {
+        s.insert("skipped_steps", result.skipped_steps);
+    }
+    s
 }

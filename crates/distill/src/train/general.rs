@@ -1,10 +1,12 @@
 //! General distillation (SPEC §4): L_attn + L_hidn between a frozen teacher and a student on
 //! pre-training instances.
 
-use super::common::{batch, check_pair, check_tokenizer, load_frozen, write_summary};
+use super::common::{
+    batch, check_pair, check_tokenizer, load_frozen, training_summary, write_summary,
+};
 use super::engine::{train, Loss, Objective, RunOptions, RunResult};
 use crate::config::{GeneralDistillConfig, LossConfig};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::losses::intermediate_loss;
 use candle_core::Device;
 use std::path::{Path, PathBuf};
@@ -102,11 +104,11 @@ impl<S: Sequence> Objective for IntermediateObjective<'_, S> {
         let s = self
             .student
             .forward_t(&b.input_ids, &b.token_type_ids, &b.attention_mask, true)?;
-        let fit = self
-            .student
-            .fit_dense
-            .as_ref()
-            .expect("students are built with fit_dense");
+        let fit = self.student.fit_dense.as_ref().ok_or_else(|| {
+            Error::Config(
+                "the student has no fit_dense projection (load it with load_student)".into(),
+            )
+        })?;
         let mask = self.loss.pad_masked.then_some(&b.attention_mask);
         let l = intermediate_loss(
             &s,
@@ -137,7 +139,7 @@ pub fn general_distill(
 ) -> Result<RunResult> {
     let shards = InstanceShards::open(data)?;
     check_tokenizer(teacher_dir, &shards.meta, data)?;
-    let teacher = load_frozen(teacher_dir, false, device)?;
+    let teacher = load_frozen(teacher_dir, false, cfg.loss.teacher_precision, device)?;
     let t = &teacher.config;
     let student = load_student(
         student,
@@ -183,17 +185,9 @@ pub fn general_distill(
         extra,
         &run_opts,
     )?;
-    write_summary(
-        &run.output,
-        &serde_json::json!({
-            "stage": "general-distill",
-            "steps": result.steps,
-            "examples": instances.len(),
-            "loss": result.last_loss,
-            "examples_per_s": result.examples_per_s,
-            "params": student.num_params(),
-            "teacher": teacher_dir,
-        }),
-    )?;
+    let mut summary = training_summary("general-distill", &result, instances.len());
+    summary.params = Some(student.num_params() as u64);
+    summary.insert("teacher", teacher_dir.display().to_string());
+    write_summary(&run.output, &summary)?;
     Ok(result)
 }

@@ -1,9 +1,9 @@
 //! Fitting a masked-LM head on a frozen encoder (SPEC §10: the MiniLM teacher has none, and
-//! augmentation needs one): 15% of the tokens masked (80% [MASK], 10% random, 10% kept),
+//! augmentation needs one): 15% of the tokens masked (80% `[MASK]`, 10% random, 10% kept),
 //! cross-entropy at the masked positions only, only `cls.predictions.*` trained (or the whole
 //! model, to pre-train one from scratch).
 
-use super::common::{batch, check_tokenizer, write_summary};
+use super::common::{batch, check_tokenizer, training_summary, write_summary};
 use super::engine::{train, Loss, Objective, RunOptions, RunResult};
 use crate::config::MlmHeadConfig;
 use crate::error::{Error, Result};
@@ -87,11 +87,9 @@ impl Objective for MlmObjective<'_> {
         let hidden = out.sequence_output.reshape((n * seq, ()))?;
         let pos = Tensor::from_vec(pos, gold.len(), &self.device)?;
         let gold = Tensor::from_vec(gold, pos.dims1()?, &self.device)?;
-        let head = self
-            .model
-            .mlm_head
-            .as_ref()
-            .expect("built with an MLM head");
+        let head = self.model.mlm_head.as_ref().ok_or_else(|| {
+            Error::Config("the model has no MLM head (load it with `mlm: Want::Always`)".into())
+        })?;
         let logits = head.forward(&hidden.index_select(&pos, 0)?)?;
         let total = candle_nn::loss::cross_entropy(&logits, &gold)?;
         let acc = logits
@@ -173,9 +171,9 @@ pub fn fit_mlm_head(
         &[],
         &run_opts,
     )?;
-    write_summary(
-        &run.output,
-        &serde_json::json!({ "stage": "mlm-head", "steps": result.steps, "loss": result.last_loss, "examples": instances.len(), "teacher": teacher_dir }),
-    )?;
+    let mut summary = training_summary("mlm-head", &result, instances.len());
+    summary.params = Some(model.num_params() as u64);
+    summary.insert("teacher", teacher_dir.display().to_string());
+    write_summary(&run.output, &summary)?;
     Ok(result)
 }

@@ -8,7 +8,8 @@ pub mod general;
 pub mod mlm;
 pub mod task;
 
-pub use engine::{train, DevEval, Loss, Objective, Quiet, RunOptions, RunResult, TrainProgress};
+pub use engine::{train, Loss, Objective, Plan, Quiet, RunOptions, RunResult, TrainProgress};
 pub use general::{general_distill, StudentSpec};
 pub use mlm::fit_mlm_head;
 pub use task::{finetune, task_distill, TaskData};
+pub use tinybert_run::DevEval;

@@ -1,23 +1,30 @@
 //! Task-specific distillation (SPEC §6), both phases, and plain fine-tuning.
+//!
+//! Both take the task they are asked for ([`TaskData::task`]) and refuse a training set that
+//! records another task, naming both and the file; the dev set comes as a [`DevEval`] (the
+//! binary opens the eval crate's) and must be of the same task. With a dev set, task
+//! distillation first checks the teacher against the dev set's majority-class baseline
+//! ([`TaskDistillConfig::teacher_margin`], [`TaskDistillConfig::force_weak_teacher`]) and
+//! records both scores in `summary.json` (`teacher_dev`, `baseline`).
 
-use super::common::{batch, check_tokenizer, load_frozen, task_of, write_summary, GlueDev};
-use super::engine::{train, DevEval, Loss, Objective, RunOptions, RunResult};
+use super::common::{batch, check_tokenizer, load_frozen, training_summary, write_summary};
+use super::engine::{train, Loss, Objective, RunOptions, RunResult, TrainProgress};
 use super::general::{load_student, IntermediateObjective, StudentSpec};
 use crate::config::{FinetuneConfig, LossConfig, Phase, TaskDistillConfig};
 use crate::error::{Error, Result};
 use crate::losses::{mse, soft_cross_entropy};
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, IndexOp, Tensor};
 use std::path::{Path, PathBuf};
-use tinybert_data::{Example, GlueDataset};
-use tinybert_eval::{Summary, TaskInfo};
+use tinybert_data::{collate, length_sorted_batches, Example, GlueDataset, Padding, Task};
 use tinybert_model::{Heads, Model, ModelOptions, Trainable, Want};
+use tinybert_run::{DevEval, Scores, Summary};
 
 /// The data of a task run.
 pub struct TaskData {
+    /// The task the run is for: the training set (and the dev set) must record it.
+    pub task: Task,
     /// Training set (augmented for distillation), tokenised.
     pub train: PathBuf,
-    /// Dev set for evaluation and best-checkpoint selection (MNLI: matched).
-    pub dev: Option<PathBuf>,
 }
 
 /// Prediction-layer objective: soft cross-entropy against the teacher's logits, or MSE against
@@ -50,9 +57,15 @@ impl Objective for PredictionObjective<'_> {
         } else {
             let teacher = match &self.cache {
                 Some(c) => {
-                    let rows: Vec<f32> =
-                        indices.iter().flat_map(|&i| c[i].iter().copied()).collect();
-                    Tensor::from_vec(rows, (indices.len(), c[0].len()), &self.device)?
+                    let width = c.first().map_or(0, Vec::len);
+                    let mut rows: Vec<f32> = Vec::with_capacity(indices.len() * width);
+                    for &i in indices {
+                        let row = c.get(i).ok_or_else(|| {
+                            Error::Config(format!("example index {i} has no cached teacher logits"))
+                        })?;
+                        rows.extend_from_slice(row);
+                    }
+                    Tensor::from_vec(rows, (indices.len(), width), &self.device)?
                 }
                 None => {
                     let t = self.teacher.forward_t(
@@ -106,38 +119,38 @@ impl Objective for GoldObjective<'_> {
     }
 }
 
+/// Opens the training set of `data`, checking its tokenizer against `model_dir`, its task
+/// against `data.task` and the dev set's task.
 fn open_task_data(
     model_dir: &Path,
     data: &TaskData,
-    device: &Device,
-    batch_size: usize,
-) -> Result<(GlueDataset, TaskInfo, Option<GlueDev>)> {
+    dev: Option<&dyn DevEval>,
+) -> Result<GlueDataset> {
     let train_ds = GlueDataset::open(&data.train)?;
     check_tokenizer(model_dir, &train_ds.meta, &data.train)?;
-    let task = task_of(&train_ds, &data.train)?;
-    let dev = match &data.dev {
-        Some(p) => {
-            let ds = GlueDataset::open(p)?;
-            check_tokenizer(model_dir, &ds.meta, p)?;
-            if ds.task() != train_ds.task() {
-                return Err(Error::File {
-                    path: p.clone(),
-                    msg: format!("dev set is not {}", task.name),
-                });
-            }
-            Some(GlueDev {
-                dataset: ds,
-                task,
-                batch_size: batch_size.max(32),
-                device: device.clone(),
-            })
+    let task = data.task;
+    if train_ds.task() != Some(task) {
+        let found = train_ds
+            .task()
+            .map_or("no task".to_string(), |t| format!("task {t}"));
+        return Err(Error::File {
+            path: data.train.clone(),
+            msg: format!("the training set records {found}, but the run is for task {task}"),
+        });
+    }
+    if let Some(d) = dev {
+        if d.task() != task.name() {
+            return Err(Error::Config(format!(
+                "{} is for task {}, but the run is for task {task}",
+                d.describe(),
+                d.task()
+            )));
         }
-        None => None,
-    };
-    Ok((train_ds, task, dev))
+    }
+    Ok(train_ds)
 }
 
-fn num_labels(ds: &GlueDataset, task: &TaskInfo) -> usize {
+fn num_labels(ds: &GlueDataset, task: Task) -> usize {
     if task.is_regression() {
         1
     } else {
@@ -145,41 +158,113 @@ fn num_labels(ds: &GlueDataset, task: &TaskInfo) -> usize {
     }
 }
 
-fn finish_summary(
-    out: &Path,
-    task: &TaskInfo,
+/// The summary of a task run: the training numbers, the task, the model label and size, and
+/// the kept model's dev scores when there are some.
+fn task_summary(
+    stage: &str,
+    task: Task,
     label: &str,
     model: &Model,
     result: &RunResult,
-    extra: serde_json::Value,
-) -> Result<()> {
-    let Some((scores, step)) = &result.best else {
-        return write_summary(out, &extra);
-    };
-    let mut s = Summary::new(task.name, label, model.num_params() as u64, scores.clone())?;
-    s.step = Some(*step as u64);
-    if let serde_json::Value::Object(m) = extra {
-        s.extra.extend(m);
+    examples: usize,
+) -> Summary {
+    let mut s = training_summary(stage, result, examples);
+    s.task = Some(task.name().to_string());
+    s.model = Some(label.to_string());
+    s.params = Some(model.num_params() as u64);
+    if let Some((scores, step)) = &result.best {
+        s.set_dev(scores.clone());
+        s.step = Some(*step as u64);
     }
-    s.save(out)?;
-    Ok(())
+    s
+}
+
+/// The teacher guardrail: the teacher's dev scores and the dev set's baseline, or an error
+/// when the teacher's selection score is below the baseline's plus `cfg.teacher_margin`
+/// (a warning with `cfg.force_weak_teacher`).
+fn check_teacher(
+    teacher: &Model,
+    dev: &mut dyn DevEval,
+    task: Task,
+    cfg: &TaskDistillConfig,
+    progress: &dyn TrainProgress,
+) -> Result<(Scores, Scores)> {
+    let t = dev.evaluate(teacher)?;
+    let b = dev.baseline()?;
+    let needed = b.score + cfg.teacher_margin;
+    progress.message(&format!(
+        "teacher on {}: score {:.4}, majority-class baseline {:.4}",
+        dev.describe(),
+        t.score,
+        b.score
+    ));
+    // A NaN score is not clearly above anything.
+    let clearly_above = t.score >= needed;
+    if !clearly_above {
+        let err = Error::WeakTeacher {
+            task: task.name().to_string(),
+            dev: dev.describe(),
+            teacher: t.score,
+            baseline: b.score,
+            margin: cfg.teacher_margin,
+            needed,
+        };
+        if !cfg.force_weak_teacher {
+            return Err(err);
+        }
+        let msg = format!("force_weak_teacher: distilling anyway, but {err}");
+        tracing::warn!("{msg}");
+        progress.message(&msg);
+    }
+    Ok((t, b))
+}
+
+/// The teacher's logits for every example, in input order (batches of 64 by length).
+fn teacher_logits(
+    teacher: &Model,
+    examples: &[Example],
+    pad_id: u32,
+    device: &Device,
+) -> Result<Vec<Vec<f32>>> {
+    let mut logits = vec![Vec::new(); examples.len()];
+    for chunk in length_sorted_batches(examples, 64) {
+        let items: Vec<&Example> = chunk.iter().map(|&i| &examples[i]).collect();
+        let t = collate(&items, Padding::Longest, pad_id)?.to_tensors(device)?;
+        let out = teacher.forward_t(&t.input_ids, &t.token_type_ids, &t.attention_mask, false)?;
+        let l = teacher
+            .logits(&out)?
+            .to_dtype(DType::F32)?
+            .to_device(&Device::Cpu)?;
+        for (row, &i) in chunk.iter().enumerate() {
+            logits[i] = l.i(row)?.to_vec1::<f32>()?;
+        }
+    }
+    Ok(logits)
 }
 
 /// Task-specific distillation of a (general-distilled) student from a fine-tuned teacher.
 /// Intermediate phase: L_attn + L_hidn, last weights kept. Prediction phase: L_pred (STS-B: MSE
-/// on gold), the best dev checkpoint kept when a dev set is given.
+/// on gold), the best dev checkpoint kept when a dev set is given. With a dev set (either
+/// phase) the teacher guardrail runs first.
+#[allow(clippy::too_many_arguments)]
 pub fn task_distill(
     teacher_dir: &Path,
     student_dir: &Path,
     data: &TaskData,
+    mut dev: Option<&mut dyn DevEval>,
     cfg: &TaskDistillConfig,
     label: &str,
     device: &Device,
     run: &RunOptions,
 ) -> Result<RunResult> {
-    let (train_ds, task, dev) = open_task_data(teacher_dir, data, device, cfg.train.batch_size)?;
-    let teacher = load_frozen(teacher_dir, true, device)?;
-    let n_labels = num_labels(&train_ds, &task);
+    let task = data.task;
+    let train_ds = open_task_data(teacher_dir, data, dev.as_deref())?;
+    let teacher = load_frozen(teacher_dir, true, cfg.loss.teacher_precision, device)?;
+    let guard = match dev.as_deref_mut() {
+        Some(d) => Some(check_teacher(&teacher, d, task, cfg, run.progress)?),
+        None => None,
+    };
+    let n_labels = num_labels(&train_ds, task);
     let mut student = load_student(
         &StudentSpec::Dir(student_dir.to_path_buf()),
         cfg.loss.fit_dense,
@@ -192,7 +277,8 @@ pub fn task_distill(
     if let Some(labels) = teacher.config.labels() {
         student.config.set_labels(&labels);
     }
-    let echo = serde_json::json!({ "stage": "task-distill", "task": task.name, "teacher": teacher_dir, "student": student_dir, "train": data.train, "dev": data.dev, "config": cfg });
+    let dev_name = dev.as_deref().map(|d| d.describe());
+    let echo = serde_json::json!({ "stage": "task-distill", "task": task.name(), "teacher": teacher_dir, "student": student_dir, "train": data.train, "dev": dev_name, "config": cfg });
     let rngs = [teacher.bert.dropout_rng()];
     let extra: &[&tinybert_model::nn::DropoutRng] =
         if cfg.loss.teacher_dropout { &rngs } else { &[] };
@@ -228,8 +314,7 @@ pub fn task_distill(
         Phase::Prediction => {
             let cache = if cfg.cache_teacher && !task.is_regression() {
                 run.progress.message("caching teacher logits");
-                let p = tinybert_eval::predict(&teacher, &train_ds.examples, 64, pad, device)?;
-                Some(p.logits)
+                Some(teacher_logits(&teacher, &train_ds.examples, pad, device)?)
             } else {
                 None
             };
@@ -243,21 +328,32 @@ pub fn task_distill(
                 cache,
                 device: device.clone(),
             };
-            let mut dev = dev;
             train(
                 &student,
                 train_ds.len(),
                 &cfg.train,
                 &echo,
                 &mut obj,
-                dev.as_mut().map(|d| d as &mut dyn DevEval),
+                dev,
                 extra,
                 &run_opts,
             )?
         }
     };
-    let extra = serde_json::json!({ "stage": "task-distill", "phase": cfg.phase, "steps": result.steps, "loss": result.last_loss, "examples": train_ds.len() });
-    finish_summary(&run.output, &task, label, &student, &result, extra)?;
+    let mut summary = task_summary(
+        "task-distill",
+        task,
+        label,
+        &student,
+        &result,
+        train_ds.len(),
+    );
+    summary.insert("phase", serde_json::json!(cfg.phase));
+    if let Some((t, b)) = guard {
+        summary.teacher_dev = Some(t);
+        summary.baseline = Some(b);
+    }
+    write_summary(&run.output, &summary)?;
     Ok(result)
 }
 
@@ -266,18 +362,20 @@ pub fn task_distill(
 pub fn finetune(
     model_dir: &Path,
     data: &TaskData,
+    dev: Option<&mut dyn DevEval>,
     cfg: &FinetuneConfig,
     label: &str,
     device: &Device,
     run: &RunOptions,
 ) -> Result<RunResult> {
-    let (train_ds, task, dev) = open_task_data(model_dir, data, device, cfg.train.batch_size)?;
+    let task = data.task;
+    let train_ds = open_task_data(model_dir, data, dev.as_deref())?;
     let opts = ModelOptions {
         device: device.clone(),
         trainable: Trainable::All,
         seed: cfg.train.seed,
         heads: Heads {
-            classifier: Want::Always(num_labels(&train_ds, &task)),
+            classifier: Want::Always(num_labels(&train_ds, task)),
             mlm: Want::Never,
             fit_dense: Want::Never,
         },
@@ -287,7 +385,8 @@ pub fn finetune(
     if !task.is_regression() {
         model.config.set_labels(&train_ds.meta.labels);
     }
-    let echo = serde_json::json!({ "stage": "finetune", "task": task.name, "model": model_dir, "train": data.train, "dev": data.dev, "config": cfg });
+    let dev_name = dev.as_deref().map(|d| d.describe());
+    let echo = serde_json::json!({ "stage": "finetune", "task": task.name(), "model": model_dir, "train": data.train, "dev": dev_name, "config": cfg });
     let mut obj = GoldObjective {
         model: &model,
         data: &train_ds.examples,
@@ -299,18 +398,17 @@ pub fn finetune(
         tokenizer_from: run.tokenizer_from.clone().or(Some(model_dir.to_path_buf())),
         ..run.clone_ref()
     };
-    let mut dev = dev;
     let result = train(
         &model,
         train_ds.len(),
         &cfg.train,
         &echo,
         &mut obj,
-        dev.as_mut().map(|d| d as &mut dyn DevEval),
+        dev,
         &[],
         &run_opts,
     )?;
-    let extra = serde_json::json!({ "stage": "finetune", "steps": result.steps, "loss": result.last_loss, "examples": train_ds.len() });
-    finish_summary(&run.output, &task, label, &model, &result, extra)?;
+    let summary = task_summary("finetune", task, label, &model, &result, train_ds.len());
+    write_summary(&run.output, &summary)?;
     Ok(result)
 }

@@ -5,61 +5,13 @@ use std::path::Path;
 
 use super::charts::{dev_curve_charts, size_charts, Chart};
 use super::layout::Layout;
+use super::rows::{ReportRow, Retained, RunInfo, Source};
+use super::scored::ScoredRun;
 use super::spec::{ReportSpec, RowSpec};
 use crate::error::{Error, Result};
 use crate::glue::{EvalSet, GlueColumn};
 use crate::paper::PaperNumbers;
-use crate::run::Run;
-use crate::task::Convention;
-
-/// Where a row's numbers come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    /// The paper (SPEC §8).
-    Paper,
-    /// Our run folders.
-    Ours,
-}
-
-/// Share of the teacher's score a row keeps: Σ row cells / Σ teacher cells × 100 over the
-/// `columns` columns both rows have, of `of` columns in the table.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Retained {
-    pub percent: f64,
-    pub columns: usize,
-    pub of: usize,
-}
-
-/// One run behind one of our rows.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunInfo {
-    /// Path as shown (relative to the spec's folder).
-    pub path: String,
-    /// Canonical task name.
-    pub task: String,
-    /// Step of the kept checkpoint, if the summary has it.
-    pub step: Option<u64>,
-    /// Dev selection score, percent.
-    pub score: f64,
-}
-
-/// One table row. Scores are percentages; `None` is "no result".
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReportRow {
-    pub source: Source,
-    pub label: String,
-    pub teacher: bool,
-    /// Parameter count.
-    pub params: Option<f64>,
-    pub speedup: Option<f64>,
-    /// One per layout column.
-    pub cells: Vec<Option<f64>>,
-    /// Paper rows: the printed average; ours: the mean of the cells when all are present.
-    pub avg: Option<f64>,
-    pub retained: Option<Retained>,
-    /// Ours only: the runs the row was read from.
-    pub runs: Vec<RunInfo>,
-}
+use crate::scoring::{combine, Convention};
 
 /// A report ready to render.
 #[derive(Debug, Clone, PartialEq)]
@@ -114,7 +66,7 @@ pub fn build_report(spec: &ReportSpec) -> Result<Report> {
         let runs = row_spec
             .runs
             .iter()
-            .map(|dir| Run::load(dir))
+            .map(|dir| ScoredRun::load(dir))
             .collect::<Result<Vec<_>>>()?;
         ours.push(our_row(spec, i, row_spec, &runs, columns)?);
         loaded.push((row_spec.label.clone(), runs));
@@ -143,54 +95,54 @@ fn our_row(
     spec: &ReportSpec,
     index: usize,
     row: &RowSpec,
-    runs: &[Run],
+    runs: &[ScoredRun],
     columns: &[GlueColumn],
 ) -> Result<ReportRow> {
     let key = format!("rows[{index}] ({})", row.label);
     let mut infos = Vec::new();
-    let mut tasks: Vec<(&str, &Run)> = Vec::new();
+    let mut tasks: Vec<(&str, &ScoredRun)> = Vec::new();
     for run in runs {
-        let info = run.summary.task_info()?;
-        let shown = spec.display_path(&run.dir);
-        if let Some((_, other)) = tasks.iter().find(|(t, _)| *t == info.name) {
+        let info = run.task;
+        let shown = spec.display_path(run.dir());
+        if let Some((_, other)) = tasks.iter().find(|(t, _)| *t == info.name()) {
             return Err(Error::invalid(
                 &spec.origin,
                 format!("{key}.runs"),
                 format!(
                     "{} and {shown} are both {}",
-                    spec.display_path(&other.dir),
-                    info.name
+                    spec.display_path(other.dir()),
+                    info.name()
                 ),
             ));
         }
-        tasks.push((info.name, run));
-        if !columns.iter().any(|c| c.task.name == info.name) {
+        tasks.push((info.name(), run));
+        if !columns.iter().any(|c| c.task == info) {
             tracing::warn!(
                 "{}: task {} is not a column of {}; not shown",
                 shown,
-                info.name,
+                info.name(),
                 spec.layout.name()
             );
         }
         infos.push(RunInfo {
             path: shown,
-            task: info.name.to_string(),
-            step: run.summary.step,
-            score: run.summary.dev.score * 100.0,
+            task: info.name().to_string(),
+            step: run.run.summary.step,
+            score: run.dev.score * 100.0,
         });
     }
     let mut cells = Vec::with_capacity(columns.len());
     for c in columns {
         let run = tasks
             .iter()
-            .find(|(t, _)| *t == c.task.name)
+            .find(|(t, _)| *t == c.task.name())
             .map(|(_, r)| r);
         let scores = run.and_then(|r| match c.set {
-            EvalSet::Main => Some(&r.summary.dev),
-            EvalSet::Mismatched => r.summary.dev_mismatched.as_ref(),
+            EvalSet::Main => Some(&r.dev),
+            EvalSet::Mismatched => r.run.summary.dev_mismatched.as_ref(),
         });
         let cell = match scores {
-            Some(s) => Some(c.task.score(s, Convention::Paper)? * 100.0),
+            Some(s) => Some(combine(c.task, s, Convention::Paper)? * 100.0),
             None => None,
         };
         cells.push(cell);
@@ -215,8 +167,8 @@ fn our_row(
 
 /// The largest parameter count among the runs (task heads differ by a few hundred
 /// parameters); a warning when they differ by more than 1%.
-fn row_params(runs: &[Run]) -> Option<f64> {
-    let counts: Vec<f64> = runs.iter().map(|r| r.summary.params as f64).collect();
+fn row_params(runs: &[ScoredRun]) -> Option<f64> {
+    let counts: Vec<f64> = runs.iter().map(|r| r.params as f64).collect();
     let max = counts
         .iter()
         .copied()
@@ -228,10 +180,10 @@ fn row_params(runs: &[Run]) -> Option<f64> {
     Some(max)
 }
 
-fn row_speedup(runs: &[Run]) -> Option<f64> {
+fn row_speedup(runs: &[ScoredRun]) -> Option<f64> {
     let found: Vec<(f64, &Path)> = runs
         .iter()
-        .filter_map(|r| r.summary.speedup.map(|s| (s, r.dir.as_path())))
+        .filter_map(|r| r.run.summary.speedup.map(|s| (s, r.dir())))
         .collect();
     let (first, _) = *found.first()?;
     if let Some((other, dir)) = found.iter().find(|(s, _)| (s - first).abs() > 1e-9) {

@@ -8,10 +8,10 @@ use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::build::{ReportRow, Source};
+use super::rows::{ReportRow, Source};
+use super::scored::ScoredRun;
 use crate::error::{Error, Result};
 use crate::glue::GlueColumn;
-use crate::run::Run;
 
 /// One series of a chart: points in data coordinates, joined by a line or not, with an
 /// optional text next to each point (`point_labels` is empty or one per point).
@@ -40,15 +40,19 @@ const SIZE: (u32, u32) = (800, 480);
 /// One chart per task of the table's `columns` that has dev evaluations in some run's
 /// `metrics.jsonl`: the selection score (percent) against the step, one line per run (labelled
 /// by its row).
-pub fn dev_curve_charts(rows: &[(String, Vec<Run>)], columns: &[GlueColumn]) -> Result<Vec<Chart>> {
+pub fn dev_curve_charts(
+    rows: &[(String, Vec<ScoredRun>)],
+    columns: &[GlueColumn],
+) -> Result<Vec<Chart>> {
     let mut charts: Vec<Chart> = Vec::new();
     for (label, runs) in rows {
         for run in runs {
-            let task = run.summary.task_info()?.name;
-            if !columns.iter().any(|c| c.task.name == task) {
+            let task = run.task.name();
+            if !columns.iter().any(|c| c.task == run.task) {
                 continue;
             }
             let points: Vec<(f64, f64)> = run
+                .run
                 .metrics
                 .iter()
                 .filter_map(|m| m.dev.as_ref().map(|d| (m.step as f64, d.score * 100.0)))

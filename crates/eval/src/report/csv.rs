@@ -1,6 +1,7 @@
 //! The report's table as CSV: full-precision numbers, an empty field where there is no result.
 
-use super::build::{Report, Source};
+use super::build::Report;
+use super::rows::Source;
 
 /// Renders the table of `report` as CSV (header line first, `\n` line ends).
 ///

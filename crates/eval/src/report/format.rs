@@ -1,6 +1,6 @@
 //! Cell formatting shared by the Markdown and CSV renderers.
 
-use super::build::Retained;
+use super::rows::Retained;
 
 /// What a cell without a result shows.
 pub const MISSING: &str = "–";

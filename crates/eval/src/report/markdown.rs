@@ -2,9 +2,10 @@
 
 use std::fmt::Write;
 
-use super::build::{Report, ReportRow, Source};
+use super::build::Report;
 use super::format;
 use super::layout::Layout;
+use super::rows::{ReportRow, Source};
 
 /// Renders `report` as a Markdown document.
 pub fn render_markdown(report: &Report) -> String {

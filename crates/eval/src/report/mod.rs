@@ -2,7 +2,7 @@
 //! the paper's numbers, as Markdown, CSV and SVG charts.
 //!
 //! A [`ReportSpec`] comes from a `REPORT.toml` ([`ReportSpec::load`]) or from run folders
-//! ([`ReportSpec::from_runs`]); [`write_report`] reads the runs (see [`crate::run`] for the
+//! ([`ReportSpec::from_runs`]); [`write_report`] reads the runs (see [`tinybert_run`] for the
 //! folder contract) and writes `report.md`, `report.csv` and `charts/*.svg`. A cell without a
 //! result shows "–" in Markdown and is empty in CSV; nothing is estimated or filled in.
 
@@ -12,14 +12,17 @@ mod csv;
 mod format;
 mod layout;
 mod markdown;
+mod rows;
+mod scored;
 mod spec;
 
-pub use build::{build_report, Report, ReportRow, Retained, RunInfo, Source};
+pub use build::{build_report, Report};
 pub use charts::{render_svg, Chart, Series};
 pub use csv::render_csv;
 pub use format::MISSING;
 pub use layout::Layout;
 pub use markdown::render_markdown;
+pub use rows::{ReportRow, Retained, RunInfo, Source};
 pub use spec::{ReportSpec, RowSpec};
 
 use std::path::{Path, PathBuf};
@@ -42,7 +45,7 @@ pub fn write_report(spec: &ReportSpec, output: &Path) -> Result<Vec<PathBuf>> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
-        std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+        tinybert_model::io::write_atomic(&path, text.as_bytes())?;
         written.push(path);
         Ok(())
     };

@@ -23,8 +23,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::layout::Layout;
+use super::scored::model_label;
 use crate::error::{Error, Result};
-use crate::run::{Run, Summary, SUMMARY_FILE};
+use tinybert_run::{Run, SUMMARY_FILE};
 
 /// A report to render.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,12 +128,12 @@ impl ReportSpec {
         let origin = PathBuf::from("--runs");
         let mut rows: Vec<RowSpec> = Vec::new();
         for dir in expand_run_dirs(dirs)? {
-            let summary = Summary::load(&dir.join(SUMMARY_FILE))?;
-            match rows.iter_mut().find(|r| r.label == summary.model) {
+            let model = model_label(&dir)?;
+            match rows.iter_mut().find(|r| r.label == model) {
                 Some(row) => row.runs.push(dir),
                 None => rows.push(RowSpec {
-                    teacher: teacher == Some(summary.model.as_str()),
-                    label: summary.model,
+                    teacher: teacher == Some(model.as_str()),
+                    label: model,
                     runs: vec![dir],
                     speedup: None,
                 }),

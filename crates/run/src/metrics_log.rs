@@ -8,11 +8,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::task::Scores;
+use crate::scores::Scores;
+use crate::METRICS_FILE;
 
-use super::METRICS_FILE;
-
-/// One line of `metrics.jsonl`; see [`crate::run`] for the contract.
+/// One line of `metrics.jsonl`; see the [crate] documentation for the contract.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepRecord {
     /// Optimizer steps so far.
@@ -32,7 +31,7 @@ pub struct StepRecord {
     /// MNLI only: mismatched dev scores at this step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dev_mismatched: Option<Scores>,
-    /// Further keys (`loss_attn`, `loss_hidn`, ...).
+    /// Further keys (`att_loss`, `rep_loss`, `examples_per_s`, `skipped`, ...).
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
 }
@@ -68,7 +67,7 @@ impl MetricsWriter {
         Ok(MetricsWriter { path, file })
     }
 
-    /// Opens `dir/metrics.jsonl` for appending (a resumed run), creating it if absent.
+    /// Opens `dir/metrics.jsonl` for appending, creating it if absent.
     pub fn append(dir: &Path) -> Result<Self> {
         let path = dir.join(METRICS_FILE);
         let file = OpenOptions::new()
@@ -81,11 +80,8 @@ impl MetricsWriter {
 
     /// Writes one record as one line.
     pub fn write(&mut self, record: &StepRecord) -> Result<()> {
-        let mut line = serde_json::to_string(record).map_err(|source| Error::Json {
-            path: self.path.clone(),
-            line: None,
-            source,
-        })?;
+        let mut line =
+            serde_json::to_string(record).map_err(|e| Error::json(&self.path, None, e))?;
         line.push('\n');
         self.file
             .write_all(line.as_bytes())
@@ -109,20 +105,52 @@ pub fn read_metrics(path: &Path) -> Result<Vec<StepRecord>> {
         if line.trim().is_empty() {
             continue;
         }
-        let record = serde_json::from_str(&line).map_err(|source| Error::Json {
-            path: path.to_path_buf(),
-            line: Some(i + 1),
-            source,
-        })?;
+        let record = serde_json::from_str(&line).map_err(|e| Error::json(path, Some(i + 1), e))?;
         out.push(record);
     }
     Ok(out)
 }
 
+/// Drops the records of `dir/metrics.jsonl` logged after `step` (a resumed run logs them
+/// again), and a last line cut short by a crash. Nothing to do when the file is absent.
+pub fn truncate_metrics(dir: &Path, step: u64) -> Result<()> {
+    let path = dir.join(METRICS_FILE);
+    if !path.exists() {
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let lines: Vec<&str> = text.lines().collect();
+    let mut kept = String::with_capacity(text.len());
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<StepRecord>(line) {
+            Ok(r) if r.step <= step => {
+                kept.push_str(line);
+                kept.push('\n');
+            }
+            Ok(_) => {}
+            // A process killed while writing leaves at most the last line incomplete.
+            Err(_) if i + 1 == lines.len() && !text.ends_with('\n') => {}
+            Err(e) => return Err(Error::json(&path, Some(i + 1), e)),
+        }
+    }
+    tinybert_model::io::write_atomic(&path, kept.as_bytes())?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::task_info;
+
+    fn dev(score: f64) -> Scores {
+        Scores {
+            accuracy: Some(score),
+            score,
+            ..Scores::empty()
+        }
+    }
 
     #[test]
     fn written_records_read_back_in_order() {
@@ -134,12 +162,7 @@ mod tests {
         a.epoch = Some(0.25);
         a.extra.insert("loss_attn".into(), serde_json::json!(0.1));
         let mut b = StepRecord::new(20);
-        b.dev = Some(
-            task_info("SST-2")
-                .unwrap()
-                .evaluate_classes(&[1, 0], &[1, 1])
-                .unwrap(),
-        );
+        b.dev = Some(dev(0.5));
         w.write(&a).unwrap();
         w.write(&b).unwrap();
         drop(w);
@@ -167,5 +190,23 @@ mod tests {
         let err = read_metrics(&path).unwrap_err().to_string();
         assert!(err.contains("metrics.jsonl:3:"), "{err}");
         assert!(err.contains("step"), "{err}");
+    }
+
+    #[test]
+    fn truncation_keeps_steps_up_to_the_checkpoint_and_drops_a_cut_last_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(METRICS_FILE);
+        std::fs::write(&path, "{\"step\":1}\n{\"step\":2}\n{\"step\":3}\n{\"ste").unwrap();
+        truncate_metrics(dir.path(), 2).unwrap();
+        let steps: Vec<u64> = read_metrics(&path)
+            .unwrap()
+            .iter()
+            .map(|r| r.step)
+            .collect();
+        assert_eq!(steps, [1, 2]);
+        std::fs::write(&path, "{\"step\":1}\nnot json\n{\"step\":2}\n").unwrap();
+        let err = truncate_metrics(dir.path(), 2).unwrap_err().to_string();
+        assert!(err.contains("metrics.jsonl:2:"), "{err}");
+        truncate_metrics(&dir.path().join("absent"), 1).unwrap();
     }
 }

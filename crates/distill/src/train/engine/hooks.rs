@@ -1,0 +1,36 @@
+//! Test-only fault injection, compiled in with the `test-hooks` feature only (the workspace's
+//! tests enable it; release builds do not contain it): with `TINYBERT_TEST_KILL_AFTER_STEP=N`
+//! the process kills itself with SIGKILL right after step N, to test exact resume.
+
+#[cfg(feature = "test-hooks")]
+mod enabled {
+    /// The variable naming the step after which the process dies.
+    pub const KILL_ENV: &str = "TINYBERT_TEST_KILL_AFTER_STEP";
+
+    /// The step to die after, if the variable is set.
+    pub fn kill_after() -> Option<usize> {
+        std::env::var(KILL_ENV).ok().and_then(|v| v.parse().ok())
+    }
+
+    /// Sends SIGKILL to this process (and waits for it).
+    pub fn kill_self() {
+        let pid = std::process::id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid])
+            .status();
+        std::thread::sleep(std::time::Duration::from_secs(5));
+    }
+}
+
+#[cfg(feature = "test-hooks")]
+pub use enabled::{kill_after, kill_self};
+
+/// Without the `test-hooks` feature: never.
+#[cfg(not(feature = "test-hooks"))]
+pub fn kill_after() -> Option<usize> {
+    None
+}
+
+/// Without the `test-hooks` feature: nothing (never called, [`kill_after`] being `None`).
+#[cfg(not(feature = "test-hooks"))]
+pub fn kill_self() {}

@@ -1,0 +1,559 @@
+//! The training loop shared by every stage ([`train`]), in parts: [`Plan`] (how examples map to
+//! steps), then a session's start (a fresh run, or a resumed one: [`resume`]), its steps (the
+//! forward and backward passes of `step.rs`, BertAdam, the non-finite policy), dev evaluation
+//! (best checkpoint), checkpoints and finish (the output model).
+//!
+//! Data order is `shuffled_order(n, seed, epoch)` and dropout masks are reseeded from
+//! `(seed, step)` at every optimizer step, so the state in `trainer_state.json` (step, epoch,
+//! position) plus the weights and optimizer moments determine the rest of the run: a run resumed
+//! from a checkpoint ends with the same weights as an uninterrupted one.
+//!
+//! Non-finite values: a step whose loss or gradient is NaN or infinite is never applied
+//! (BertAdam checks every gradient's norm before updating anything); by default the run stops
+//! with an error naming the step, the loss or parameter and the last checkpoint, and nothing is
+//! saved after that step (`nonfinite = "skip"` skips such steps instead). No checkpoint, best
+//! model or output model is written whose parameters are not all finite.
+
+mod hooks;
+mod log;
+pub mod resume;
+mod step;
+
+use super::checkpoint::{self, first_non_finite, TrainerState, CHECKPOINT_DIR};
+use crate::config::{NonFinite, TrainConfig};
+use crate::error::{Error, Result};
+use crate::optim::{BertAdam, StepOutcome};
+use candle_core::Tensor;
+use log::Window;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use step::{forward_backward, Passes};
+use tinybert_model::Model;
+use tinybert_run::{
+    read_metrics, truncate_metrics, write_train_config, DevEval, MetricsWriter, Scores, StepRecord,
+    METRICS_FILE,
+};
+
+/// The loss of one micro-batch.
+pub struct Loss {
+    /// Differentiable scalar.
+    pub total: Tensor,
+    /// Named terms for logging (`att_loss`, `rep_loss`, `pred_loss`), scalars.
+    pub terms: Vec<(&'static str, Tensor)>,
+}
+
+/// What a stage optimises.
+pub trait Objective {
+    /// Loss of the examples at `indices` (one micro-batch of optimizer step `step`, 0-based),
+    /// in training mode.
+    fn loss(&mut self, indices: &[usize], step: usize) -> Result<Loss>;
+}
+
+/// Progress callbacks; the binary draws the bar.
+pub trait TrainProgress: Sync {
+    fn start(&self, _total_steps: usize, _done: usize) {}
+    fn step(&self, _step: usize, _loss: f64, _examples_per_s: f64) {}
+    fn message(&self, _msg: &str) {}
+    fn finish(&self) {}
+}
+
+/// No progress output (tests, libraries).
+pub struct Quiet;
+impl TrainProgress for Quiet {}
+
+/// Where and how a run writes.
+pub struct RunOptions<'a> {
+    pub output: PathBuf,
+    /// A checkpoint folder (or a run folder holding `checkpoint/`) to continue from.
+    pub resume: Option<PathBuf>,
+    /// Tokenizer files copied into every saved model.
+    pub tokenizer_from: Option<PathBuf>,
+    pub progress: &'a dyn TrainProgress,
+    /// Set by a Ctrl-C handler: the loop saves a checkpoint and stops.
+    pub stop: Option<Arc<AtomicBool>>,
+}
+
+impl RunOptions<'_> {
+    /// A copy borrowing the same progress sink.
+    pub fn clone_ref(&self) -> Self {
+        Self {
+            output: self.output.clone(),
+            resume: self.resume.clone(),
+            tokenizer_from: self.tokenizer_from.clone(),
+            progress: self.progress,
+            stop: self.stop.clone(),
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub steps: usize,
+    /// Best dev scores and their step, when a dev set was given.
+    pub best: Option<(Scores, usize)>,
+    /// Mean loss of the last logged window.
+    pub last_loss: f64,
+    pub examples_per_s: f64,
+    /// Steps skipped as non-finite (`nonfinite = "skip"`).
+    pub skipped_steps: usize,
+}
+
+const BEST_DIR: &str = "best";
+
+fn dropout_seed(seed: u64, step: usize) -> u64 {
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (step as u64)
+            .wrapping_add(1)
+            .wrapping_mul(0xD1B5_4A32_D192_ED03)
+}
+
+/// How the examples map to optimizer steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    pub n_examples: usize,
+    /// Examples per optimizer step.
+    pub batch: usize,
+    /// Examples per forward/backward pass.
+    pub micro: usize,
+    pub steps_per_epoch: usize,
+    /// Steps of the run: min(steps per epoch × epochs, max_steps).
+    pub t_total: usize,
+}
+
+impl Plan {
+    pub fn new(n_examples: usize, cfg: &TrainConfig) -> Result<Self> {
+        if n_examples == 0 {
+            return Err(Error::Config("the training set is empty".into()));
+        }
+        let batch = cfg.batch_size.max(1);
+        let micro = cfg.micro_batch_size.unwrap_or(batch).clamp(1, batch);
+        let steps_per_epoch = n_examples.div_ceil(batch);
+        let mut t_total = steps_per_epoch * cfg.epochs;
+        if let Some(m) = cfg.max_steps {
+            t_total = t_total.min(m);
+        }
+        if t_total == 0 {
+            return Err(Error::Config(
+                "nothing to train: epochs (or max_steps) is 0".into(),
+            ));
+        }
+        Ok(Plan {
+            n_examples,
+            batch,
+            micro,
+            steps_per_epoch,
+            t_total,
+        })
+    }
+}
+
+/// Trains `model` (its `Var`s) on `n_examples` examples with `objective`, evaluating with `dev`
+/// when given (the best dev checkpoint becomes the output model), and writes into
+/// `opts.output`: the model (HF folder), `metrics.jsonl`, `train_config.json` (the echo
+/// `config_echo`, whose train config must sit at `config.train`) and `checkpoint/`.
+#[allow(clippy::too_many_arguments)]
+pub fn train(
+    model: &Model,
+    n_examples: usize,
+    cfg: &TrainConfig,
+    config_echo: &serde_json::Value,
+    objective: &mut dyn Objective,
+    mut dev: Option<&mut dyn DevEval>,
+    extra_rngs: &[&tinybert_model::nn::DropoutRng],
+    opts: &RunOptions,
+) -> Result<RunResult> {
+    let plan = Plan::new(n_examples, cfg)?;
+    let mut s = Session::start(model, plan, cfg, config_echo, opts)?;
+    while s.state.step < plan.t_total {
+        let record = s.step(objective, extra_rngs)?;
+        let record = match dev.as_deref_mut() {
+            Some(d) if s.eval_due() => Some(s.evaluate(d, record)?),
+            _ => record,
+        };
+        if let Some(r) = &record {
+            s.metrics.write(r)?;
+        }
+        let stop = opts.stop.as_ref().is_some_and(|f| f.load(Ordering::SeqCst));
+        if s.checkpoint_due() || stop {
+            s.checkpoint()?;
+        }
+        if stop && s.state.step < plan.t_total {
+            return Err(Error::Interrupted {
+                step: s.state.step,
+                checkpoint: s.ckpt_dir.display().to_string(),
+            });
+        }
+        if s.kill_after == Some(s.state.step) {
+            hooks::kill_self();
+        }
+    }
+    s.finish()
+}
+
+/// A run in progress.
+struct Session<'a> {
+    model: &'a Model,
+    cfg: &'a TrainConfig,
+    plan: Plan,
+    opts: &'a RunOptions<'a>,
+    opt: BertAdam,
+    /// The trainable tensors (gradient accumulation looks them up).
+    vars: Vec<Tensor>,
+    state: TrainerState,
+    metrics: MetricsWriter,
+    window: Window,
+    last_loss: f64,
+    last_rate: f64,
+    /// Best dev scores seen by this process.
+    best: Option<(Scores, usize)>,
+    ckpt_dir: PathBuf,
+    /// Whether the step just taken ended an epoch.
+    epoch_done: bool,
+    kill_after: Option<usize>,
+}
+
+impl<'a> Session<'a> {
+    /// A fresh run, or the resumed one of `opts.resume` (checked by [`resume::check`]).
+    fn start(
+        model: &'a Model,
+        plan: Plan,
+        cfg: &'a TrainConfig,
+        echo: &serde_json::Value,
+        opts: &'a RunOptions<'a>,
+    ) -> Result<Self> {
+        let out = &opts.output;
+        std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+        let named: Vec<(String, candle_core::Var)> = model
+            .vars()
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), v.clone()))
+            .collect();
+        if named.is_empty() {
+            return Err(Error::Config(
+                "the model has no trainable parameters".into(),
+            ));
+        }
+        let vars: Vec<Tensor> = named.iter().map(|(_, v)| v.as_tensor().clone()).collect();
+        let mut opt = BertAdam::new(named, cfg.optimizer, plan.t_total)?;
+        let fresh = TrainerState {
+            step: 0,
+            epoch: 0,
+            position: 0,
+            t_total: plan.t_total,
+            best: None,
+            skipped_steps: 0,
+            skipped_in_a_row: 0,
+            config: echo.clone(),
+        };
+        let (state, metrics) = match &opts.resume {
+            None => {
+                write_train_config(out, echo)?;
+                (fresh, MetricsWriter::create(out)?)
+            }
+            Some(path) => {
+                let dir = checkpoint::checkpoint_dir(path);
+                let old = checkpoint::read_state(&dir)?;
+                let changes = resume::check(&dir, &old.config, echo)?;
+                if plan.t_total < old.step {
+                    return Err(Error::Config(format!(
+                        "{}: the checkpoint is at step {}, but epochs and max_steps now give \
+                         {} steps in all",
+                        dir.display(),
+                        old.step,
+                        plan.t_total
+                    )));
+                }
+                write_train_config(out, echo)?;
+                checkpoint::restore_weights(&dir, model)?;
+                opt.load(&dir.join(checkpoint::OPTIMIZER_FILE))?;
+                truncate_metrics(out, old.step as u64)?;
+                opts.progress.message(&format!(
+                    "resuming from {} at step {}",
+                    dir.display(),
+                    old.step
+                ));
+                for c in &changes {
+                    let msg = c.message(plan.t_total);
+                    tracing::info!("{msg}");
+                    opts.progress.message(&msg);
+                }
+                let state = TrainerState {
+                    t_total: plan.t_total,
+                    config: echo.clone(),
+                    ..old
+                };
+                (state, MetricsWriter::append(out)?)
+            }
+        };
+        opts.progress.start(plan.t_total, state.step);
+        Ok(Session {
+            model,
+            cfg,
+            plan,
+            opts,
+            opt,
+            vars,
+            state,
+            metrics,
+            window: Window::default(),
+            last_loss: f64::NAN,
+            last_rate: 0.0,
+            best: None,
+            ckpt_dir: out.join(CHECKPOINT_DIR),
+            epoch_done: false,
+            kill_after: hooks::kill_after(),
+        })
+    }
+
+    /// One optimizer step (or a skipped one); returns the `metrics.jsonl` record it logs, if
+    /// any.
+    fn step(
+        &mut self,
+        objective: &mut dyn Objective,
+        extra_rngs: &[&tinybert_model::nn::DropoutRng],
+    ) -> Result<Option<StepRecord>> {
+        let p = self.plan;
+        let order =
+            tinybert_data::shuffled_order(p.n_examples, self.cfg.seed, self.state.epoch as u64);
+        let end = (self.state.position + p.batch).min(p.n_examples);
+        let chunk = &order[self.state.position..end];
+        let t0 = Instant::now();
+        let seed = dropout_seed(self.cfg.seed, self.state.step);
+        self.model.bert.dropout_rng().reseed(seed);
+        for (i, rng) in extra_rngs.iter().enumerate() {
+            rng.reseed(seed ^ (i as u64 + 1));
+        }
+        let applied =
+            match forward_backward(objective, &self.vars, chunk, p.micro, self.state.step)? {
+                Passes::NonFiniteLoss(v) => Err(format!("loss ({v})")),
+                Passes::Done(g) => match self.opt.try_step(&g.grads)? {
+                    StepOutcome::Applied { lr } => Ok((lr, g)),
+                    StepOutcome::NonFinite { param, norm } => {
+                        Err(format!("gradient of `{param}` (norm {norm})"))
+                    }
+                },
+            };
+        let fraction_before = self.state.epoch as f64;
+        let mut record = None;
+        match applied {
+            Ok((lr, g)) => {
+                self.state.skipped_in_a_row = 0;
+                self.advance(end);
+                self.window
+                    .add(g.loss, &g.terms, chunk.len(), t0.elapsed().as_secs_f64());
+                let last = self.state.step == p.t_total;
+                if self.state.step % self.cfg.log_every.max(1) == 0 || last {
+                    let means = self.window.take();
+                    self.last_loss = means.loss;
+                    self.last_rate = means.examples_per_s;
+                    let mut r = self.record(fraction_before, end);
+                    r.lr = Some(lr);
+                    r.loss = Some(means.loss);
+                    for (name, v) in means.terms {
+                        r.extra.insert(name.to_string(), serde_json::json!(v));
+                    }
+                    r.extra.insert(
+                        "examples_per_s".into(),
+                        serde_json::json!(means.examples_per_s),
+                    );
+                    record = Some(r);
+                }
+                self.opts
+                    .progress
+                    .step(self.state.step, g.loss, self.last_rate);
+            }
+            Err(what) => record = Some(self.non_finite(what, fraction_before, end)?),
+        }
+        Ok(record)
+    }
+
+    /// The step's position after consuming the examples up to `end` of the epoch's order.
+    fn advance(&mut self, end: usize) {
+        self.state.step += 1;
+        self.state.position = end;
+        self.epoch_done = self.state.position >= self.plan.n_examples;
+        if self.epoch_done {
+            self.state.epoch += 1;
+            self.state.position = 0;
+        }
+    }
+
+    /// A record of the current step; `epoch` is the fractional epoch after the step.
+    fn record(&self, epoch_before: f64, end: usize) -> StepRecord {
+        let mut r = StepRecord::new(self.state.step as u64);
+        r.epoch = Some(epoch_before + end as f64 / self.plan.n_examples as f64);
+        r
+    }
+
+    /// The non-finite policy for a step whose `what` (loss or gradient) was NaN or infinite:
+    /// stop (the default), or skip the step until too many are skipped in a row.
+    fn non_finite(&mut self, what: String, epoch_before: f64, end: usize) -> Result<StepRecord> {
+        let step = self.state.step + 1;
+        let stop = |why: String, s: &Self| Error::NonFinite {
+            step,
+            what: why,
+            checkpoint: s.last_checkpoint(),
+        };
+        if self.cfg.nonfinite == NonFinite::Stop {
+            return Err(stop(what, self));
+        }
+        self.state.skipped_in_a_row += 1;
+        if self.state.skipped_in_a_row > self.cfg.max_skipped_steps {
+            return Err(stop(
+                format!(
+                    "{what}, the {} step in a row (max_skipped_steps {})",
+                    self.state.skipped_in_a_row, self.cfg.max_skipped_steps
+                ),
+                self,
+            ));
+        }
+        self.state.skipped_steps += 1;
+        let lr = self.opt.skip_step();
+        let msg = format!("step {step}: non-finite {what}: step skipped, no update");
+        tracing::warn!("{msg}");
+        self.opts.progress.message(&msg);
+        self.advance(end);
+        let mut r = self.record(epoch_before, end);
+        r.lr = Some(lr);
+        r.extra.insert(
+            "skipped".into(),
+            serde_json::json!(format!("non-finite {what}")),
+        );
+        self.opts
+            .progress
+            .step(self.state.step, f64::NAN, self.last_rate);
+        Ok(r)
+    }
+
+    /// Where the last finite checkpoint is, for error messages.
+    fn last_checkpoint(&self) -> String {
+        match checkpoint::read_state(&self.ckpt_dir) {
+            Ok(s) => format!(
+                "the last checkpoint (finite) is {} at step {}",
+                self.ckpt_dir.display(),
+                s.step
+            ),
+            Err(_) => "no checkpoint was saved before it".into(),
+        }
+    }
+
+    /// Whether the dev set is evaluated after this step: every `eval_every` steps (0: at the
+    /// end of each epoch) and after the last step.
+    fn eval_due(&self) -> bool {
+        let last = self.state.step == self.plan.t_total;
+        match self.cfg.eval_every {
+            0 => self.epoch_done || last,
+            n => self.state.step % n == 0 || last,
+        }
+    }
+
+    /// Evaluates on dev, keeps the model as `best/` when it improves the best score, and adds
+    /// the scores to the step's record.
+    fn evaluate(
+        &mut self,
+        dev: &mut dyn DevEval,
+        record: Option<StepRecord>,
+    ) -> Result<StepRecord> {
+        let scores = dev.evaluate(self.model)?;
+        let step = self.state.step;
+        let improved = self.state.best.is_none_or(|(b, _)| scores.score > b);
+        self.opts.progress.message(&format!(
+            "step {step}: dev score {:.4}{}",
+            scores.score,
+            if improved { " (best)" } else { "" }
+        ));
+        if improved {
+            self.require_finite()?;
+            self.state.best = Some((scores.score, step));
+            self.best = Some((scores.clone(), step));
+            self.model.save(
+                &self.opts.output.join(BEST_DIR),
+                self.opts.tokenizer_from.as_deref(),
+            )?;
+        }
+        let mut r = record.unwrap_or_else(|| {
+            let mut r = StepRecord::new(step as u64);
+            r.epoch = Some(
+                self.state.epoch as f64 + self.state.position as f64 / self.plan.n_examples as f64,
+            );
+            r
+        });
+        r.dev = Some(scores);
+        Ok(r)
+    }
+
+    /// Whether a checkpoint is written after this step: every `save_every` steps, at the end of
+    /// each epoch and after the last step.
+    fn checkpoint_due(&self) -> bool {
+        let s = self.state.step;
+        (self.cfg.save_every > 0 && s % self.cfg.save_every == 0)
+            || self.epoch_done
+            || s == self.plan.t_total
+    }
+
+    /// Writes `checkpoint/` (finite weights only).
+    fn checkpoint(&self) -> Result<()> {
+        self.require_finite()?;
+        checkpoint::save(
+            &self.ckpt_dir,
+            self.model,
+            &self.opt,
+            &self.state,
+            self.opts.tokenizer_from.as_deref(),
+        )
+    }
+
+    /// An error naming the first parameter that is NaN or infinite, if any.
+    fn require_finite(&self) -> Result<()> {
+        match first_non_finite(self.model)? {
+            None => Ok(()),
+            Some(name) => Err(Error::NonFinite {
+                step: self.state.step,
+                what: format!("parameter `{name}`"),
+                checkpoint: self.last_checkpoint(),
+            }),
+        }
+    }
+
+    /// Writes the output model (the best dev checkpoint when evaluating, else the last
+    /// weights) and returns the run's result.
+    fn finish(mut self) -> Result<RunResult> {
+        let out = &self.opts.output;
+        let tok = self.opts.tokenizer_from.as_deref();
+        let best_dir = out.join(BEST_DIR);
+        if best_dir.exists() {
+            let best = Model::load(&best_dir, &tinybert_model::ModelOptions::default())?;
+            best.write_files(out, Some(&best_dir))?;
+            std::fs::remove_dir_all(&best_dir).map_err(|e| Error::io(&best_dir, e))?;
+        } else {
+            self.require_finite()?;
+            self.model.write_files(out, tok)?;
+        }
+        if self.best.is_none() {
+            if let Some((_, step)) = self.state.best {
+                // Resumed after the best evaluation: its scores are in metrics.jsonl.
+                self.best = dev_at(out, step)?.map(|s| (s, step));
+            }
+        }
+        self.opts.progress.finish();
+        Ok(RunResult {
+            steps: self.state.step,
+            best: self.best,
+            last_loss: self.last_loss,
+            examples_per_s: self.last_rate,
+            skipped_steps: self.state.skipped_steps,
+        })
+    }
+}
+
+/// The dev scores logged at `step` in `out/metrics.jsonl`.
+fn dev_at(out: &Path, step: usize) -> Result<Option<Scores>> {
+    let records = read_metrics(&out.join(METRICS_FILE))?;
+    Ok(records
+        .into_iter()
+        .filter(|r| r.step == step as u64)
+        .find_map(|r| r.dev))
+}

@@ -1,0 +1,277 @@
+//! The training engine's policies on a tiny classifier: a NaN gradient or loss stops the run
+//! before anything is saved after the step (or is skipped with `nonfinite = "skip"`), a model
+//! with non-finite weights is never written, and a resumed run may change the learning rate
+//! and the length, saying so, with the schedule recomputed over the new total.
+
+mod common;
+
+use common::{config, examples, model, Messages};
+use serde_json::json;
+use tinybert_data::{collate, Example, Padding};
+use tinybert_distill::train::{train, Loss, Objective, Quiet, RunOptions};
+use tinybert_distill::{Error, NonFinite, Schedule, TrainConfig};
+use tinybert_model::Model;
+use tinybert_testkit::{assert_close, Tol};
+
+/// Cross-entropy on gold labels, plus `sqrt(sum(b - detach(b)))` for `b` = `classifier.bias` at
+/// the steps of `nan_grad_at` (0-based): 0 is added to the loss, but the gradient of `b` is
+/// infinite; a NaN loss at the steps of `nan_loss_at`.
+struct Gold<'a> {
+    model: &'a Model,
+    data: Vec<Example>,
+    nan_grad_at: Vec<usize>,
+    nan_loss_at: Vec<usize>,
+}
+
+impl Objective for Gold<'_> {
+    fn loss(&mut self, indices: &[usize], step: usize) -> tinybert_distill::Result<Loss> {
+        let items: Vec<&Example> = indices.iter().map(|&i| &self.data[i]).collect();
+        let b = collate(&items, Padding::Longest, 0)?.to_tensors(&candle_core::Device::Cpu)?;
+        let out = self
+            .model
+            .forward_t(&b.input_ids, &b.token_type_ids, &b.attention_mask, true)?;
+        let logits = self.model.logits(&out)?;
+        let mut total = candle_nn::loss::cross_entropy(&logits, b.labels.as_ref().unwrap())?;
+        if self.nan_grad_at.contains(&step) {
+            let (_, bias) = self
+                .model
+                .vars()
+                .into_iter()
+                .find(|(n, _)| *n == "classifier.bias")
+                .unwrap();
+            let b = bias.as_tensor();
+            total = (total + (b - b.detach())?.sum_all()?.sqrt()?)?;
+        }
+        if self.nan_loss_at.contains(&step) {
+            total = (total * f64::NAN)?;
+        }
+        Ok(Loss {
+            terms: vec![],
+            total,
+        })
+    }
+}
+
+fn cfg(max_steps: usize) -> TrainConfig {
+    let mut c = TrainConfig {
+        epochs: 10,
+        max_steps: Some(max_steps),
+        batch_size: 4,
+        save_every: 1,
+        log_every: 1,
+        ..TrainConfig::default()
+    };
+    c.optimizer.lr = 1e-3;
+    c.optimizer.schedule = Schedule::Constant;
+    c
+}
+
+fn echo(c: &TrainConfig) -> serde_json::Value {
+    json!({"stage": "test", "config": {"train": c}})
+}
+
+fn run(
+    out: &std::path::Path,
+    c: &TrainConfig,
+    nan_grad_at: &[usize],
+    nan_loss_at: &[usize],
+) -> (
+    Model,
+    tinybert_distill::Result<tinybert_distill::train::RunResult>,
+) {
+    let m = model(&config(1, 8), Some(2), 3);
+    let mut obj = Gold {
+        model: &m,
+        data: examples(8),
+        nan_grad_at: nan_grad_at.to_vec(),
+        nan_loss_at: nan_loss_at.to_vec(),
+    };
+    let opts = RunOptions {
+        output: out.to_path_buf(),
+        resume: None,
+        tokenizer_from: None,
+        progress: &Quiet,
+        stop: None,
+    };
+    let r = train(&m, 8, c, &echo(c), &mut obj, None, &[], &opts);
+    (m, r)
+}
+
+fn steps_logged(out: &std::path::Path) -> Vec<u64> {
+    tinybert_run::read_metrics(&out.join("metrics.jsonl"))
+        .unwrap()
+        .iter()
+        .map(|r| r.step)
+        .collect()
+}
+
+fn checkpoint_step(out: &std::path::Path) -> u64 {
+    let s: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("checkpoint/trainer_state.json")).unwrap(),
+    )
+    .unwrap();
+    s["step"].as_u64().unwrap()
+}
+
+#[test]
+fn a_nan_gradient_stops_the_run_naming_step_parameter_and_last_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let (_, r) = run(&out, &cfg(4), &[2], &[]);
+    let err = r.unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::NonFinite { step: 3, .. }), "{msg}");
+    assert!(
+        msg.contains("gradient of `classifier.bias`")
+            && msg.contains(&out.join("checkpoint").display().to_string())
+            && msg.contains("at step 2"),
+        "{msg}"
+    );
+    // Nothing was written after step 2: the checkpoint is step 2's, no output model.
+    assert_eq!(checkpoint_step(&out), 2);
+    assert_eq!(steps_logged(&out), [1, 2]);
+    assert!(!out.join("model.safetensors").exists());
+    let saved = candle_core::safetensors::load(
+        out.join("checkpoint/model.safetensors"),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    for (name, t) in &saved {
+        assert_close(name, t, t, Tol::exact()); // fails on NaN or infinity
+    }
+}
+
+#[test]
+fn a_nan_loss_stops_the_run_before_its_backward_pass() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let (_, r) = run(&out, &cfg(4), &[], &[1]);
+    let msg = r.unwrap_err().to_string();
+    assert!(
+        msg.contains("non-finite loss (NaN) at step 2") && msg.contains("at step 1"),
+        "{msg}"
+    );
+    assert_eq!(checkpoint_step(&out), 1);
+}
+
+#[test]
+fn with_skip_a_nan_step_makes_no_update_and_is_logged() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Two clean steps, against two clean steps and a skipped third.
+    let (clean, r) = run(&tmp.path().join("clean"), &cfg(2), &[], &[]);
+    r.unwrap();
+    let mut skip = cfg(3);
+    skip.nonfinite = NonFinite::Skip;
+    skip.max_skipped_steps = 1;
+    let out = tmp.path().join("skip");
+    let (skipped, r) = run(&out, &skip, &[2], &[]);
+    let r = r.unwrap();
+    assert_eq!((r.steps, r.skipped_steps), (3, 1));
+    for ((name, a), (_, b)) in clean.vars().into_iter().zip(skipped.vars()) {
+        assert_close(name, b.as_tensor(), a.as_tensor(), Tol::exact());
+    }
+    let records = tinybert_run::read_metrics(&out.join("metrics.jsonl")).unwrap();
+    let third = &records[2];
+    assert_eq!(third.step, 3);
+    assert!(
+        third.extra["skipped"]
+            .as_str()
+            .unwrap()
+            .contains("gradient of `classifier.bias`"),
+        "{third:?}"
+    );
+    assert_eq!(checkpoint_step(&out), 3);
+}
+
+#[test]
+fn with_skip_too_many_nan_steps_in_a_row_stop_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut skip = cfg(4);
+    skip.nonfinite = NonFinite::Skip;
+    skip.max_skipped_steps = 1;
+    let (_, r) = run(&tmp.path().join("run"), &skip, &[1, 2], &[]);
+    let msg = r.unwrap_err().to_string();
+    assert!(
+        msg.contains("at step 3") && msg.contains("the 2 step in a row (max_skipped_steps 1)"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn weights_that_overflow_are_never_saved() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let mut c = cfg(2);
+    c.optimizer.lr = 1e39; // infinite as f32: the first update makes the weights non-finite
+    let (_, r) = run(&out, &c, &[], &[]);
+    let msg = r.unwrap_err().to_string();
+    assert!(
+        msg.contains("non-finite parameter `") && msg.contains("no checkpoint was saved"),
+        "{msg}"
+    );
+    assert!(!out.join("checkpoint").exists());
+    assert!(!out.join("model.safetensors").exists());
+}
+
+#[test]
+fn a_resumed_run_may_change_the_learning_rate_and_length_and_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let mut first = cfg(2);
+    first.optimizer.lr = 3e-4;
+    first.optimizer.schedule = Schedule::WarmupLinear;
+    first.optimizer.warmup = 0.5;
+    run(&out, &first, &[], &[]).1.unwrap();
+
+    let mut second = first.clone();
+    second.optimizer.lr = 1e-4;
+    second.max_steps = Some(4);
+    let m = model(&config(1, 8), Some(2), 3);
+    let mut obj = Gold {
+        model: &m,
+        data: examples(8),
+        nan_grad_at: vec![],
+        nan_loss_at: vec![],
+    };
+    let messages = Messages::default();
+    let opts = RunOptions {
+        output: out.clone(),
+        resume: Some(out.clone()),
+        tokenizer_from: None,
+        progress: &messages,
+        stop: None,
+    };
+    let r = train(&m, 8, &second, &echo(&second), &mut obj, None, &[], &opts).unwrap();
+    assert_eq!(r.steps, 4);
+    let said = messages.all().join("\n");
+    assert!(said.contains("resuming with lr 1e-4 (was 3e-4)"), "{said}");
+    assert!(
+        said.contains("resuming with max_steps 4 (was 2): 4 steps in all"),
+        "{said}"
+    );
+    // warmup_linear over 2 steps, then over 4: step s uses the schedule of its total at s.
+    let lrs: Vec<f64> = tinybert_run::read_metrics(&out.join("metrics.jsonl"))
+        .unwrap()
+        .iter()
+        .map(|r| r.lr.unwrap())
+        .collect();
+    assert_close("lr", &lrs, &vec![0.0, 3e-4, 1e-4, 5e-5], Tol::rel(1e-12));
+
+    // Anything else is refused, naming the key.
+    let mut third = second.clone();
+    third.batch_size = 2;
+    let opts = RunOptions {
+        output: out.clone(),
+        resume: Some(out.clone()),
+        tokenizer_from: None,
+        progress: &Quiet,
+        stop: None,
+    };
+    let err = train(&m, 8, &third, &echo(&third), &mut obj, None, &[], &opts)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cannot resume") && err.contains("config.train.batch_size"),
+        "{err}"
+    );
+}

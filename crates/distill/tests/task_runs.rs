@@ -1,0 +1,246 @@
+//! Task runs on tiny models: a training set of another task is refused naming both tasks and
+//! the file, so is a dev set of another task, and task distillation checks the teacher against
+//! the dev set's majority-class baseline first (refused, forced, or passed), recording both in
+//! `summary.json`.
+
+mod common;
+
+use common::{config, dataset, model, save, vocab};
+use std::path::{Path, PathBuf};
+use tinybert_data::Task;
+use tinybert_distill::train::{finetune, task_distill, DevEval, Quiet, RunOptions, TaskData};
+use tinybert_distill::{FinetuneConfig, Phase, TaskDistillConfig, TrainConfig};
+use tinybert_model::Model;
+use tinybert_run::{Scores, Summary};
+
+/// A dev evaluation with fixed answers: `teacher` for the first model evaluated (the teacher,
+/// in task distillation), `student` after; `baseline` as the baseline.
+struct Scripted {
+    task: &'static str,
+    teacher: f64,
+    student: f64,
+    baseline: f64,
+    calls: usize,
+}
+
+fn acc(x: f64) -> Scores {
+    Scores {
+        accuracy: Some(x),
+        score: x,
+        ..Scores::empty()
+    }
+}
+
+impl DevEval for Scripted {
+    fn task(&self) -> &str {
+        self.task
+    }
+    fn describe(&self) -> String {
+        format!("{} scripted dev set", self.task)
+    }
+    fn evaluate(&mut self, _model: &Model) -> tinybert_run::Result<Scores> {
+        self.calls += 1;
+        Ok(acc(if self.calls == 1 {
+            self.teacher
+        } else {
+            self.student
+        }))
+    }
+    fn baseline(&self) -> tinybert_run::Result<Scores> {
+        Ok(acc(self.baseline))
+    }
+}
+
+struct Setup {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    teacher: PathBuf,
+    student: PathBuf,
+    train: PathBuf,
+}
+
+fn setup() -> Setup {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    let v = vocab(&root);
+    let teacher = save(
+        &model(&config(2, 16), Some(2), 1),
+        &root.join("teacher"),
+        &v,
+    );
+    let student = save(&model(&config(1, 8), None, 2), &root.join("student"), &v);
+    let train = dataset(&root.join("rte-train"), &v, Task::RTE, 12);
+    Setup {
+        _tmp: tmp,
+        root,
+        teacher,
+        student,
+        train,
+    }
+}
+
+fn short(mut t: TrainConfig) -> TrainConfig {
+    t.max_steps = Some(2);
+    t.batch_size = 4;
+    t
+}
+
+fn opts(out: &Path) -> RunOptions<'static> {
+    RunOptions {
+        output: out.to_path_buf(),
+        resume: None,
+        tokenizer_from: None,
+        progress: &Quiet,
+        stop: None,
+    }
+}
+
+fn distill_cfg(phase: Phase, force: bool) -> TaskDistillConfig {
+    let mut c = TaskDistillConfig::for_phase(phase, Some(Task::RTE));
+    c.train = short(c.train);
+    c.force_weak_teacher = force;
+    c
+}
+
+fn scripted(task: &'static str, teacher: f64, baseline: f64) -> Scripted {
+    Scripted {
+        task,
+        teacher,
+        student: 0.5,
+        baseline,
+        calls: 0,
+    }
+}
+
+#[test]
+fn a_training_set_of_another_task_is_refused_naming_both_and_the_file() {
+    let s = setup();
+    let data = TaskData {
+        task: Task::SST2,
+        train: s.train.clone(),
+    };
+    let mut cfg = FinetuneConfig::default();
+    cfg.train = short(cfg.train);
+    let out = s.root.join("ft");
+    let err = finetune(
+        &s.teacher,
+        &data,
+        None,
+        &cfg,
+        "m",
+        &candle_core::Device::Cpu,
+        &opts(&out),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.starts_with(&s.train.display().to_string())
+            && err.contains("records task RTE, but the run is for task SST-2"),
+        "{err}"
+    );
+    let data = TaskData {
+        task: Task::RTE,
+        train: s.train.clone(),
+    };
+    let mut dev = scripted("MRPC", 0.9, 0.5);
+    let err = task_distill(
+        &s.teacher,
+        &s.student,
+        &data,
+        Some(&mut dev),
+        &distill_cfg(Phase::Intermediate, false),
+        "TinyBERT",
+        &candle_core::Device::Cpu,
+        &opts(&out),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("MRPC scripted dev set is for task MRPC, but the run is for task RTE"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_teacher_not_clearly_above_the_majority_class_is_refused_unless_forced() {
+    let s = setup();
+    let data = TaskData {
+        task: Task::RTE,
+        train: s.train.clone(),
+    };
+    let out = s.root.join("td");
+    let run = |force: bool, teacher: f64, out: &Path| {
+        let mut dev = scripted("RTE", teacher, 0.51);
+        let r = task_distill(
+            &s.teacher,
+            &s.student,
+            &data,
+            Some(&mut dev),
+            &distill_cfg(Phase::Prediction, force),
+            "TinyBERT",
+            &candle_core::Device::Cpu,
+            &opts(out),
+        );
+        (r, dev.calls)
+    };
+    // 0.52 < 0.51 + 0.02: refused before any training.
+    let (r, calls) = run(false, 0.52, &out);
+    let err = r.unwrap_err().to_string();
+    assert!(
+        err.starts_with("RTE: the teacher scores 0.5200 on RTE scripted dev set")
+            && err.contains("baseline 0.5100")
+            && err.contains("force_weak_teacher"),
+        "{err}"
+    );
+    assert_eq!(calls, 1);
+    assert!(!out.join("metrics.jsonl").exists());
+
+    // Forced: trained, and both numbers recorded.
+    let (r, _) = run(true, 0.52, &out);
+    r.unwrap();
+    let summary = Summary::load(&out.join("summary.json")).unwrap();
+    assert_eq!(summary.teacher_dev.as_ref().map(|s| s.score), Some(0.52));
+    assert_eq!(summary.baseline.as_ref().map(|s| s.score), Some(0.51));
+    assert_eq!(summary.stage.as_deref(), Some("task-distill"));
+    assert_eq!(summary.task.as_deref(), Some("RTE"));
+
+    // Clearly above: no force needed; the prediction phase also keeps its best dev score.
+    let out = s.root.join("td-ok");
+    let (r, calls) = run(false, 0.6, &out);
+    let r = r.unwrap();
+    assert!(calls >= 2, "teacher, then the student's evaluations");
+    let summary = Summary::load(&out.join("summary.json")).unwrap();
+    assert_eq!(summary.teacher_dev.map(|s| s.score), Some(0.6));
+    assert_eq!(summary.dev.map(|s| s.score), Some(0.5));
+    assert_eq!(summary.step, r.best.map(|(_, step)| step as u64));
+}
+
+#[test]
+fn finetuning_writes_the_one_summary_shape() {
+    let s = setup();
+    let data = TaskData {
+        task: Task::RTE,
+        train: s.train.clone(),
+    };
+    let mut cfg = FinetuneConfig::default();
+    cfg.train = short(cfg.train);
+    let out = s.root.join("ft");
+    let mut dev = scripted("RTE", 0.7, 0.5);
+    let r = finetune(
+        &s.teacher,
+        &data,
+        Some(&mut dev),
+        &cfg,
+        "teacher",
+        &candle_core::Device::Cpu,
+        &opts(&out),
+    )
+    .unwrap();
+    let summary = Summary::load(&out.join("summary.json")).unwrap();
+    assert_eq!(summary.stage.as_deref(), Some("finetune"));
+    assert_eq!(summary.model.as_deref(), Some("teacher"));
+    assert_eq!(summary.steps, Some(2));
+    assert_eq!(summary.examples, Some(12));
+    assert_eq!(summary.dev.map(|d| d.score), r.best.map(|(s, _)| s.score));
+    assert!(summary.teacher_dev.is_none() && summary.baseline.is_none());
+}
