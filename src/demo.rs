@@ -454,12 +454,7 @@ fn positive_share(rows: &[(String, u8)]) -> f64 {
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> Result<()> {
-    let path = dir.join(name);
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+    crate::pipeline::fsutil::write_atomic(&dir.join(name), text.as_bytes())
 }
 
 /// Writes the demo data set into `dir` (created if needed); see the module documentation.

@@ -127,10 +127,9 @@ pub fn write_results(
         std::fs::create_dir_all(p).with_context(|| p.display().to_string())?;
     }
     let v = serde_json::json!({ "meta": meta, "results": rows });
-    std::fs::write(path, serde_json::to_string_pretty(&v)?)
-        .with_context(|| path.display().to_string())?;
+    tinybert_model::io::write_atomic(path, serde_json::to_string_pretty(&v)?.as_bytes())?;
     let md = path.with_extension("md");
-    std::fs::write(&md, markdown).with_context(|| md.display().to_string())?;
+    tinybert_model::io::write_atomic(&md, markdown.as_bytes())?;
     println!("{markdown}");
     println!("results: {} and {}", path.display(), md.display());
     Ok(())

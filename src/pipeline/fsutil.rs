@@ -1,29 +1,15 @@
 //! File-system helpers: atomic writes and removal of a stage's old outputs.
 
 use anyhow::{Context, Result};
-use std::io::Write;
 use std::path::Path;
 
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a
-/// reader (or a crash) never sees a half-written file.
+/// Writes `bytes` to `path` atomically ([`tinybert_model::io::write_atomic`]: a temporary file
+/// in the same folder, fsync, rename), creating the folder first.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().with_context(|| format!("cannot write {}", path.display()))
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    Ok(tinybert_model::io::write_atomic(path, bytes)?)
 }
 
 /// Removes a file or a folder tree; a missing path is fine.

@@ -113,12 +113,12 @@ fn read_sharded(dir: &Path, index: &Path) -> Result<HashMap<String, Tensor>> {
 
 /// Writes tensors as safetensors to `path` via a temporary file and a rename.
 pub fn write_safetensors(tensors: &HashMap<String, Tensor>, path: &Path) -> Result<()> {
-    let tmp = path.with_extension("safetensors.tmp");
-    candle_core::safetensors::save(tensors, &tmp).map_err(|e| Error::Checkpoint {
-        path: tmp.clone(),
-        msg: format!("cannot write: {e}"),
-    })?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    crate::io::write_atomic_with(path, |tmp| {
+        candle_core::safetensors::save(tensors, tmp).map_err(|e| Error::Checkpoint {
+            path: tmp.to_path_buf(),
+            msg: format!("cannot write: {e}"),
+        })
+    })
 }
 
 #[cfg(test)]

@@ -10,20 +10,12 @@ use tinybert_model::kernels::bf16;
 use tinybert_model::{load_tokenizer, BertConfig, Heads, Model, ModelOptions, Precision};
 use tinybert_model::{Trainable, Want};
 
-/// `../shared` beside the checkout; `None` (after printing why) when absent, unless
-/// `TINYBERT_REQUIRE_SHARED=1`, which makes its absence a failure.
+/// `../shared` beside the checkout when it holds the MiniLM teacher and SST-2 dev (see
+/// [`tinybert_testkit::shared`]).
 fn shared() -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
-    if p.join("models/all-MiniLM-L6-v2/model.safetensors").exists()
-        && p.join("data/glue/SST-2/dev.tsv").exists()
-    {
-        return Some(p);
-    }
-    if std::env::var("TINYBERT_REQUIRE_SHARED").is_ok_and(|v| v == "1") {
-        panic!("TINYBERT_REQUIRE_SHARED=1 but {} is absent", p.display());
-    }
-    eprintln!("SKIPPED (../shared absent)");
-    None
+    tinybert_testkit::shared("models/all-MiniLM-L6-v2/model.safetensors")?;
+    tinybert_testkit::shared("data/glue/SST-2/dev.tsv")?;
+    Some(tinybert_testkit::shared_root())
 }
 
 fn bf16_opts() -> ModelOptions {

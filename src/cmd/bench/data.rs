@@ -381,8 +381,7 @@ fn worker(a: &DataArgs, g: &GlobalArgs, kind: &str) -> Result<()> {
     };
     result["peak_rss_mb"] = json!(peak_rss_mb());
     result["threads"] = json!(rayon::current_num_threads());
-    std::fs::write(&out, serde_json::to_string_pretty(&result)?)
-        .with_context(|| out.display().to_string())?;
+    tinybert_model::io::write_atomic(&out, serde_json::to_string_pretty(&result)?.as_bytes())?;
     Ok(())
 }
 

@@ -9,30 +9,24 @@ pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-/// `../shared/models/all-MiniLM-L6-v2` beside the checkout, if present.
+/// `../shared/models/all-MiniLM-L6-v2` beside the checkout (see [`tinybert_testkit::shared`]).
 pub fn minilm_dir() -> Option<PathBuf> {
-    let p =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/models/all-MiniLM-L6-v2");
-    if p.join("model.safetensors").exists() {
-        Some(p)
-    } else {
-        eprintln!(
-            "SKIPPED: {} is absent (the MiniLM parity test needs ../shared)",
-            p.display()
-        );
-        None
-    }
+    tinybert_testkit::shared("models/all-MiniLM-L6-v2")
 }
 
 pub fn load(path: &std::path::Path) -> HashMap<String, Tensor> {
     candle_core::safetensors::load(path, &Device::Cpu).unwrap()
 }
 
-/// max |a - b| / max |b|
+/// max |a - b| / max |b|; panics on a shape mismatch or any NaN or infinity in either tensor
+/// ([`tinybert_testkit::check_close`]), so a broken result never measures as small.
 pub fn rel_err(a: &Tensor, b: &Tensor) -> f32 {
+    let finite = tinybert_testkit::Tol::abs(f64::INFINITY);
+    if let Err(msg) = tinybert_testkit::check_close("rel_err", a, b, finite) {
+        panic!("{msg}");
+    }
     let a = a.to_dtype(DType::F32).unwrap();
     let b = b.to_dtype(DType::F32).unwrap();
-    assert_eq!(a.dims(), b.dims(), "shape mismatch");
     let diff = (&a - &b)
         .unwrap()
         .abs()
