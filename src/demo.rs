@@ -42,49 +42,14 @@ const FUNCTION: [&str; 22] = [
     "because", "i", "we", "they", "very", "quite", "really", "so",
 ];
 /// `(topic, nouns, verbs)`: a document's topic decides its nouns and verbs.
+#[rustfmt::skip]
 const TOPICS: [(&str, [&str; 8], [&str; 4]); 6] = [
-    (
-        "film",
-        [
-            "movie", "film", "actor", "scene", "plot", "director", "screen", "story",
-        ],
-        ["watched", "filmed", "directed", "played"],
-    ),
-    (
-        "food",
-        [
-            "meal", "dish", "soup", "bread", "chef", "kitchen", "dinner", "sauce",
-        ],
-        ["cooked", "tasted", "served", "baked"],
-    ),
-    (
-        "travel",
-        [
-            "trip", "hotel", "beach", "city", "train", "flight", "road", "guide",
-        ],
-        ["visited", "booked", "toured", "crossed"],
-    ),
-    (
-        "music",
-        [
-            "song", "album", "band", "singer", "concert", "guitar", "melody", "stage",
-        ],
-        ["heard", "sang", "recorded", "performed"],
-    ),
-    (
-        "sport",
-        [
-            "game", "team", "player", "coach", "match", "goal", "field", "season",
-        ],
-        ["won", "coached", "scored", "trained"],
-    ),
-    (
-        "books",
-        [
-            "book", "novel", "author", "chapter", "page", "poem", "writer", "library",
-        ],
-        ["read", "wrote", "published", "edited"],
-    ),
+    ("film", ["movie", "film", "actor", "scene", "plot", "director", "screen", "story"], ["watched", "filmed", "directed", "played"]),
+    ("food", ["meal", "dish", "soup", "bread", "chef", "kitchen", "dinner", "sauce"], ["cooked", "tasted", "served", "baked"]),
+    ("travel", ["trip", "hotel", "beach", "city", "train", "flight", "road", "guide"], ["visited", "booked", "toured", "crossed"]),
+    ("music", ["song", "album", "band", "singer", "concert", "guitar", "melody", "stage"], ["heard", "sang", "recorded", "performed"]),
+    ("sport", ["game", "team", "player", "coach", "match", "goal", "field", "season"], ["won", "coached", "scored", "trained"]),
+    ("books", ["book", "novel", "author", "chapter", "page", "poem", "writer", "library"], ["read", "wrote", "published", "edited"]),
 ];
 /// Opinion adjectives that are single WordPiece tokens.
 const POSITIVE: [&str; 8] = [

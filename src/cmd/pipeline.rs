@@ -15,10 +15,8 @@ use std::time::Instant;
 /// recording each success in the lock file next to it.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Pipeline file (TOML); the lock file `NAME.lock` is written next to it. Default: the
-    /// quickstart, `pipelines/quickstart.toml` (written there from the copy built into the
-    /// binary when it does not exist).
-    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
     /// Stages to run, with their stale upstream stages; the name of a `foreach` stage selects
     /// all its instances (`finetune` = `finetune@SST-2`, ...). Default: every stage.
     pub stages: Vec<String>,
@@ -34,23 +32,36 @@ pub struct RunArgs {
     /// After a failure, go on with the stages that do not depend on the failed one.
     #[arg(long)]
     pub keep_going: bool,
-    /// Override a `[params]` value (`-p lr=2e-5`, `-p task_distill.lr=2e-5`, `-p tasks=RTE,MRPC`).
-    #[arg(short = 'p', long = "param", value_name = "KEY=VALUE")]
-    pub params: Vec<String>,
     /// Keep the results of stages computed by other code (do not rerun a stage only because
     /// the code that computes its kind changed).
     #[arg(long)]
     pub ignore_code_changes: bool,
 }
 
+/// The pipeline a command reads: its file and the `[params]` overrides.
+#[derive(Debug, Args)]
+pub struct PipelineArgs {
+    /// Pipeline file (TOML); the lock file `NAME.lock` is written next to it. Default: the
+    /// quickstart, `pipelines/quickstart.toml` (written there from the copy built into the
+    /// binary when it does not exist).
+    pub file: Option<PathBuf>,
+    /// Override a `[params]` value (`-p lr=2e-5`, `-p task_distill.lr=2e-5`, `-p tasks=RTE,MRPC`).
+    #[arg(short = 'p', long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+}
+
+impl PipelineArgs {
+    /// The pipeline file (see [`pipeline_file`]) and the pipeline it defines.
+    pub fn load(&self, registry: &crate::pipeline::registry::Registry) -> Result<Pipeline> {
+        Pipeline::load(&pipeline_file(self.file.clone())?, &self.params, registry)
+    }
+}
+
 /// Show each stage of a pipeline file: up to date, or stale and why.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Pipeline file (TOML); default: the quickstart, as for `run`.
-    pub file: Option<PathBuf>,
-    /// Override a `[params]` value, as for `run`.
-    #[arg(short = 'p', long = "param", value_name = "KEY=VALUE")]
-    pub params: Vec<String>,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
     /// Do not count a changed code id as stale, as for `run`.
     #[arg(long)]
     pub ignore_code_changes: bool,
@@ -66,14 +77,11 @@ pub struct KindsArgs {
 /// Print a pipeline file's stage graph (text, or a Mermaid flowchart).
 #[derive(Debug, Args)]
 pub struct DagArgs {
-    /// Pipeline file (TOML); default: the quickstart, as for `run`.
-    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
     /// Print a Mermaid flowchart instead of text.
     #[arg(long)]
     pub mermaid: bool,
-    /// Override a `[params]` value, as for `run`.
-    #[arg(short = 'p', long = "param", value_name = "KEY=VALUE")]
-    pub params: Vec<String>,
 }
 
 /// The quickstart pipeline, built into the binary: `tinybert run` without a file runs it.
@@ -102,11 +110,10 @@ pub fn pipeline_file(file: Option<PathBuf>) -> Result<PathBuf> {
 /// Runs the stale stages (or the named ones), then prints the summary table.
 pub fn run(a: RunArgs, g: &GlobalArgs) -> Result<()> {
     let registry = kinds::registry();
-    let file = pipeline_file(a.file)?;
-    let p = Pipeline::load(&file, &a.params, &registry)?;
+    let p = a.pipeline.load(&registry)?;
     let ui = Ui::new(g.quiet);
     if let Some(d) = &p.description {
-        ui.line(&format!("{}: {d}", file.display()));
+        ui.line(&format!("{}: {d}", p.file.display()));
     }
     let opts = RunOptions {
         targets: a.stages,
@@ -135,7 +142,7 @@ pub fn run(a: RunArgs, g: &GlobalArgs) -> Result<()> {
 /// Prints each stage: up to date, or stale and why.
 pub fn status(a: StatusArgs, _g: &GlobalArgs) -> Result<()> {
     let registry = kinds::registry();
-    let p = Pipeline::load(&pipeline_file(a.file)?, &a.params, &registry)?;
+    let p = a.pipeline.load(&registry)?;
     let rows = runner::status(&p, &registry, a.ignore_code_changes)?;
     print!("{}", ui::status_table(&rows));
     Ok(())
@@ -173,7 +180,7 @@ pub fn kinds(a: KindsArgs) -> Result<()> {
 
 /// Prints the stage graph.
 pub fn dag(a: DagArgs, _g: &GlobalArgs) -> Result<()> {
-    let p = Pipeline::load(&pipeline_file(a.file)?, &a.params, &kinds::registry())?;
+    let p = a.pipeline.load(&kinds::registry())?;
     if a.mermaid {
         print!("{}", p.graph.mermaid(&p.stages));
     } else {

@@ -27,13 +27,13 @@
 //! ```
 
 use super::values::{positive, probability, task};
-use super::{Ctx, Input, Job};
+use super::{Common, Ctx, Input, Job};
 use crate::progress::DataBar;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::path::PathBuf;
 use tinybert_data::{augment_glue, AugmentOptions, AugmentOutcome, Task};
-use tinybert_model::{load_tokenizer, tokenizer_hash, Heads, Model, ModelOptions, Precision, Want};
+use tinybert_model::{Heads, Model, ModelOptions, Precision, Want};
 
 /// Augment a task's training set (SPEC §5: teacher MLM + GloVe candidates, N_a variants):
 /// train_aug.tsv, Parquet with source_index, summary.json. Resumable (Ctrl-C, rerun).
@@ -90,12 +90,8 @@ pub struct Augment {
     /// Precision of the teacher's MLM forwards: f32, or bf16 (AVX-512 BF16 CPUs; f32 elsewhere).
     #[arg(long, default_value = "f32")]
     pub dtype: Precision,
-    /// CPU threads (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// Output folder (train_aug.tsv, part-*.parquet, summary.json).
-    #[arg(long)]
-    pub output: String,
+    #[command(flatten)]
+    pub common: Common,
 }
 
 /// The reference settings, where the defaults come from.
@@ -107,16 +103,16 @@ impl Job for Augment {
     const KIND: &'static str = "augment";
     const RESUMABLE: bool = true;
 
+    fn common(&self) -> &Common {
+        &self.common
+    }
+
     fn inputs(&self) -> Vec<Input<'_>> {
         vec![
             Input::Model("teacher", &self.teacher),
             Input::glue(&self.data_dir, self.task),
             Input::path("glove", &self.glove),
         ]
-    }
-
-    fn threads(&self) -> Option<usize> {
-        self.threads
     }
 
     fn run(&self, ctx: &Ctx) -> Result<()> {
@@ -139,10 +135,8 @@ impl Job for Augment {
                 dir.display()
             );
         }
-        let tok = load_tokenizer(&dir)
-            .with_context(|| format!("loading the tokenizer of {}", dir.display()))?;
-        let hash = tokenizer_hash(&tok)?;
-        let out = ctx.path(&self.output);
+        let (tok, hash) = ctx.tokenizer(&dir)?;
+        let out = ctx.path(&self.common.output);
         let mut o = AugmentOptions::new(
             self.task,
             ctx.path(&self.data_dir),

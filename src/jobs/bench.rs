@@ -17,11 +17,11 @@
 //! ```
 
 use super::measure::{
-    median, peak_rss_mb, reference_dir, reference_shapes, run_reference, synthetic_batch, time_ms,
-    write_results, REFERENCE_SCRIPT,
+    median, peak_rss_mb, reference_args, reference_dir, reference_shapes, run_reference,
+    synthetic_batch, time_ms, write_results, REFERENCE_SCRIPT,
 };
 use super::values::positive;
-use super::{Ctx, Input, Job};
+use super::{Common, Ctx, Input, Job};
 use anyhow::{bail, Result};
 use clap::Args;
 use serde_json::{json, Value};
@@ -31,7 +31,8 @@ use tinybert_model::{BertConfig, Heads, Model, ModelOptions, Precision, Want};
 /// The JSON file a bench run writes into its output folder.
 pub const RESULTS_FILE: &str = "inference.json";
 
-/// Forward latency/throughput of models (folders, or presets with random weights).
+/// Forward latency/throughput of models (folders, or presets with random weights):
+/// inference.json and inference.md in the output folder.
 #[derive(Debug, Args)]
 pub struct Bench {
     /// Model folders or hub ids, or presets (`bert-base`, `tinybert-4`, `tinybert-6`) with random
@@ -67,13 +68,16 @@ pub struct Bench {
     /// CPU threads for both implementations (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Output folder: inference.json and inference.md.
-    #[arg(long, default_value = "bench")]
-    pub output: String,
+    #[command(flatten)]
+    pub common: Common,
 }
 
 impl Job for Bench {
     const KIND: &'static str = "bench";
+
+    fn common(&self) -> &Common {
+        &self.common
+    }
 
     fn validate(&self) -> Result<()> {
         if !self.names.is_empty() && self.names.len() != self.models.len() {
@@ -100,10 +104,6 @@ impl Job for Bench {
             .filter(|m| BertConfig::preset(m).is_none())
             .map(|m| Input::Model("models", m))
             .collect()
-    }
-
-    fn threads(&self) -> Option<usize> {
-        self.threads
     }
 
     fn run(&self, ctx: &Ctx) -> Result<()> {
@@ -157,7 +157,7 @@ impl Job for Bench {
         let md = markdown(&rows, self);
         let dtype = self.dtype.effective(&ctx.device).name();
         let meta = json!({ "seq": self.seq, "threads": threads, "device": ctx.device_name, "dtype": dtype, "iters": self.iters, "warmup": self.warmup });
-        let out = ctx.path(&self.output);
+        let out = ctx.path(&self.common.output);
         write_results(&out.join(RESULTS_FILE), meta, &values, &md)
     }
 }
@@ -176,35 +176,18 @@ struct Row {
 /// shape: the first model is its teacher, the second its student).
 fn reference_rows(a: &Bench, threads: usize, configs: &[(String, BertConfig)]) -> Result<Vec<Row>> {
     let batches: Vec<String> = a.batch.iter().map(|b| b.to_string()).collect();
-    let mut args: Vec<String> = [
-        "--device",
-        "cpu",
-        "--threads",
-        &threads.to_string(),
-        "--seq",
-        &a.seq.to_string(),
-        "--bench",
-        "infer",
-        "--infer-attn",
-        "sdpa",
-        "--infer-batches",
-        &batches.join(","),
-        "--steps",
-        &a.iters.to_string(),
-        "--warmup",
-        &a.warmup.max(1).to_string(),
-        "--min-time",
-        "0",
-        "--dtype",
-        if a.dtype == Precision::Bf16 {
-            "bf16"
-        } else {
-            "fp32"
-        },
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let mut args = reference_args(threads, a.seq, a.iters, a.warmup, a.dtype);
+    args.extend(
+        [
+            "--bench",
+            "infer",
+            "--infer-attn",
+            "sdpa",
+            "--infer-batches",
+        ]
+        .map(String::from),
+    );
+    args.push(batches.join(","));
     let Some((_, teacher)) = configs.first() else {
         return Ok(Vec::new());
     };

@@ -17,13 +17,12 @@
 //! ```
 
 use super::values::{positive, probability};
-use super::{Ctx, Input, Job};
+use super::{Common, Ctx, Input, Job};
 use crate::progress::DataBar;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use tinybert_data::corpus::DEFAULT_BLOCK_BYTES;
 use tinybert_data::{build_corpus, CorpusOptions, InstanceConfig, SentenceSplit};
-use tinybert_model::{load_tokenizer, tokenizer_hash};
 
 /// Plain text (a sentence or a paragraph per line, a blank line between documents) into BERT
 /// pre-training instances: sharded Parquet and `summary.json`.
@@ -57,9 +56,8 @@ pub struct Corpus {
     /// segments come from: the output depends on it).
     #[arg(long, default_value_t = (DEFAULT_BLOCK_BYTES >> 20) as usize, value_parser = positive)]
     pub block_mib: usize,
-    /// Output folder (part-*.parquet, summary.json).
-    #[arg(long)]
-    pub output: String,
+    #[command(flatten)]
+    pub common: Common,
 }
 
 fn sentence_split(s: &str) -> Result<SentenceSplit, String> {
@@ -73,6 +71,10 @@ fn sentence_split(s: &str) -> Result<SentenceSplit, String> {
 impl Job for Corpus {
     const KIND: &'static str = "corpus";
 
+    fn common(&self) -> &Common {
+        &self.common
+    }
+
     fn inputs(&self) -> Vec<Input<'_>> {
         let mut v: Vec<Input> = self.input.iter().map(|i| Input::path("input", i)).collect();
         v.push(Input::Model("model", &self.model));
@@ -81,10 +83,8 @@ impl Job for Corpus {
 
     fn run(&self, ctx: &Ctx) -> Result<()> {
         let model = ctx.model(&self.model)?;
-        let tok = load_tokenizer(&model)
-            .with_context(|| format!("loading the tokenizer of {}", model.display()))?;
-        let hash = tokenizer_hash(&tok)?;
-        let out = ctx.path(&self.output);
+        let (tok, hash) = ctx.tokenizer(&model)?;
+        let out = ctx.path(&self.common.output);
         let mut opts = CorpusOptions::new(
             self.input.iter().map(|i| ctx.path(i)).collect(),
             out.clone(),

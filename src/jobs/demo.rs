@@ -13,7 +13,7 @@
 //! outs = ["runs/quickstart/demo"]
 //! ```
 
-use super::{Ctx, Input, Job};
+use super::{Common, Ctx, Input, Job};
 use crate::demo::{write_demo, DemoOptions};
 use anyhow::Result;
 use clap::Args;
@@ -23,20 +23,23 @@ use clap::Args;
 pub struct DemoData {
     #[command(flatten)]
     pub options: DemoOptions,
-    /// Output folder.
-    #[arg(long)]
-    pub output: String,
+    #[command(flatten)]
+    pub common: Common,
 }
 
 impl Job for DemoData {
     const KIND: &'static str = "demo-data";
+
+    fn common(&self) -> &Common {
+        &self.common
+    }
 
     fn inputs(&self) -> Vec<Input<'_>> {
         Vec::new()
     }
 
     fn run(&self, ctx: &Ctx) -> Result<()> {
-        let out = ctx.path(&self.output);
+        let out = ctx.path(&self.common.output);
         let s = write_demo(&out, &self.options)?;
         ctx.say(&format!(
             "demo data: {} corpus documents ({} words), SST-2-format task {} train / {} dev rows, {} vocabulary entries -> {}",

@@ -21,7 +21,7 @@
 
 use super::train::dataset_task;
 use super::values::{positive, positive_number, task};
-use super::{Ctx, Input, Job};
+use super::{Common, Ctx, Input, Job};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use tinybert_data::Task;
@@ -68,16 +68,16 @@ pub struct Eval {
     /// Precision of the model's products: f32, or bf16 (AVX-512 BF16 CPUs, f32 elsewhere).
     #[arg(long, default_value = "f32")]
     pub dtype: Precision,
-    /// CPU threads (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// Output folder.
-    #[arg(long)]
-    pub output: String,
+    #[command(flatten)]
+    pub common: Common,
 }
 
 impl Job for Eval {
     const KIND: &'static str = "eval";
+
+    fn common(&self) -> &Common {
+        &self.common
+    }
 
     fn inputs(&self) -> Vec<Input<'_>> {
         let mut v = vec![Input::Model("model", &self.model)];
@@ -88,10 +88,6 @@ impl Job for Eval {
             v.push(Input::glue(d, task));
         }
         v
-    }
-
-    fn threads(&self) -> Option<usize> {
-        self.threads
     }
 
     fn run(&self, ctx: &Ctx) -> Result<()> {
@@ -113,7 +109,7 @@ impl Job for Eval {
             ),
             _ => bail!("give either `data` (a tokenised split) or `data_dir` with `task`"),
         };
-        let out = ctx.path(&self.output);
+        let out = ctx.path(&self.common.output);
         let opts = EvalOptions {
             model: model.clone(),
             task,

@@ -17,14 +17,15 @@
 
 use super::train::{dev_set, task_of, TrainArgs, Training};
 use super::values::task;
-use super::{Ctx, Input, Job};
+use super::{Common, Ctx, Input, Job};
 use anyhow::{Context, Result};
 use clap::Args;
 use tinybert_data::Task;
 use tinybert_distill::train::{finetune, DevEval, TaskData};
 use tinybert_distill::FinetuneConfig;
 
-/// Fine-tune a model on a task with the ReLU classifier head.
+/// Fine-tune a model on a task with the ReLU classifier head. Output: the fine-tuned model (a
+/// Hugging Face folder) and the run files.
 #[derive(Debug, Args)]
 pub struct Finetune {
     /// The model: a folder or hub id.
@@ -44,17 +45,17 @@ pub struct Finetune {
     pub label: String,
     #[command(flatten)]
     pub train: TrainArgs,
-    /// CPU threads (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// Output folder: the fine-tuned model (a Hugging Face folder) and the run files.
-    #[arg(long)]
-    pub output: String,
+    #[command(flatten)]
+    pub common: Common,
 }
 
 impl Job for Finetune {
     const KIND: &'static str = "finetune";
     const RESUMABLE: bool = true;
+
+    fn common(&self) -> &Common {
+        &self.common
+    }
 
     fn inputs(&self) -> Vec<Input<'_>> {
         let mut v = vec![
@@ -67,10 +68,6 @@ impl Job for Finetune {
         v
     }
 
-    fn threads(&self) -> Option<usize> {
-        self.threads
-    }
-
     fn run(&self, ctx: &Ctx) -> Result<()> {
         let model = ctx.model(&self.model)?;
         let train = ctx.path(&self.data);
@@ -80,7 +77,7 @@ impl Job for Finetune {
         let cfg = FinetuneConfig {
             train: self.train.config(&FinetuneConfig::default().train),
         };
-        let out = ctx.path(&self.output);
+        let out = ctx.path(&self.common.output);
         let label = format!("{task} fine-tuning");
         let training = Training::new(ctx, &label, &out, &self.train)?;
         let r = finetune(

@@ -17,14 +17,15 @@
 
 use super::train::{LossArgs, TrainArgs, Training};
 use super::values::{model_spec, ModelSpec};
-use super::{Ctx, Input, Job};
+use super::{Common, Ctx, Input, Job};
 use anyhow::{Context, Result};
 use clap::Args;
 use tinybert_distill::train::{general_distill, StudentSpec};
 use tinybert_distill::GeneralDistillConfig;
 use tinybert_model::BertConfig;
 
-/// General distillation on a corpus (L_attn + L_hidn).
+/// General distillation on a corpus (L_attn + L_hidn). Output: the student (a Hugging Face
+/// folder) and the run files.
 #[derive(Debug, Args)]
 pub struct GeneralDistill {
     /// The teacher: a folder or hub id.
@@ -41,17 +42,17 @@ pub struct GeneralDistill {
     pub train: TrainArgs,
     #[command(flatten)]
     pub loss: LossArgs,
-    /// CPU threads (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// Output folder: the student (a Hugging Face folder) and the run files.
-    #[arg(long)]
-    pub output: String,
+    #[command(flatten)]
+    pub common: Common,
 }
 
 impl Job for GeneralDistill {
     const KIND: &'static str = "general-distill";
     const RESUMABLE: bool = true;
+
+    fn common(&self) -> &Common {
+        &self.common
+    }
 
     fn inputs(&self) -> Vec<Input<'_>> {
         let mut v = vec![
@@ -66,10 +67,6 @@ impl Job for GeneralDistill {
             v.push(Input::path("student", s));
         }
         v
-    }
-
-    fn threads(&self) -> Option<usize> {
-        self.threads
     }
 
     fn run(&self, ctx: &Ctx) -> Result<()> {
@@ -100,7 +97,7 @@ impl Job for GeneralDistill {
                 }
             },
         };
-        let out = ctx.path(&self.output);
+        let out = ctx.path(&self.common.output);
         let label = "general distillation";
         let training = Training::new(ctx, label, &out, &self.train)?;
         let r = general_distill(

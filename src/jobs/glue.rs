@@ -20,14 +20,13 @@
 //! ```
 
 use super::values::{counts, positive, task};
-use super::{Ctx, Input, Job};
+use super::{Common, Ctx, Input, Job};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use std::collections::BTreeMap;
 use std::path::Path;
 use tinybert_data::glue::write_examples;
 use tinybert_data::{build_glue, Example, GlueBuildOptions, GlueDataset, Label, Task};
-use tinybert_model::{load_tokenizer, tokenizer_hash};
 
 /// GLUE splits into tokenised Parquet datasets (one sub-folder per split) with `summary.json`.
 #[derive(Debug, Args)]
@@ -58,9 +57,8 @@ pub struct Glue {
     /// Rows per Parquet shard.
     #[arg(long, default_value_t = 1_000_000, value_parser = positive)]
     pub shard_size: usize,
-    /// Output folder: one sub-folder per split.
-    #[arg(long)]
-    pub output: String,
+    #[command(flatten)]
+    pub common: Common,
 }
 
 impl Glue {
@@ -83,6 +81,10 @@ impl Glue {
 
 impl Job for Glue {
     const KIND: &'static str = "glue";
+
+    fn common(&self) -> &Common {
+        &self.common
+    }
 
     fn validate(&self) -> Result<()> {
         for (split, _) in self.files() {
@@ -113,10 +115,8 @@ impl Job for Glue {
 
     fn run(&self, ctx: &Ctx) -> Result<()> {
         let model = ctx.model(&self.model)?;
-        let tok = load_tokenizer(&model)
-            .with_context(|| format!("loading the tokenizer of {}", model.display()))?;
-        let hash = tokenizer_hash(&tok)?;
-        let out = ctx.path(&self.output);
+        let (tok, hash) = ctx.tokenizer(&model)?;
+        let out = ctx.path(&self.common.output);
         let task = self.task;
         for (split, folder) in self.files() {
             let dir = out.join(&folder);

@@ -6,7 +6,7 @@ use candle_core::{Device, Tensor};
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use tinybert_model::BertConfig;
+use tinybert_model::{BertConfig, Precision};
 
 /// Default location of the PyTorch reference benchmark, beside the project checkout.
 pub const REFERENCE_SCRIPT: &str = "../shared/bench/tinybert_bench.py";
@@ -114,6 +114,33 @@ pub fn run_reference(python: &str, script: &Path, args: &[String]) -> Result<ser
     let text = std::fs::read_to_string(&out).with_context(|| out.display().to_string())?;
     let _ = std::fs::remove_file(&out);
     Ok(serde_json::from_str(&text)?)
+}
+
+/// The PyTorch reference's flags every benchmark passes: the CPU, `threads`, sequence length
+/// `seq`, `iters` timed steps after `warmup` (at least one), and the dtype (bf16: autocast).
+pub fn reference_args(
+    threads: usize,
+    seq: usize,
+    iters: usize,
+    warmup: usize,
+    dtype: Precision,
+) -> Vec<String> {
+    let dtype = if dtype == Precision::Bf16 {
+        "bf16"
+    } else {
+        "fp32"
+    };
+    let (threads, seq, iters, warmup) = (threads, seq, iters, warmup.max(1));
+    ["--device", "cpu", "--min-time", "0", "--dtype", dtype]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([
+            format!("--threads={threads}"),
+            format!("--seq={seq}"),
+            format!("--steps={iters}"),
+            format!("--warmup={warmup}"),
+        ])
+        .collect()
 }
 
 /// Writes `rows` as JSON to `path` and a Markdown table beside it (`.md`).

@@ -27,7 +27,7 @@
 
 use super::train::{init_model, TrainArgs, Training};
 use super::values::{open_probability, shape, Shape};
-use super::{Ctx, Input, Job};
+use super::{Common, Ctx, Input, Job};
 use anyhow::{bail, Context, Result};
 use clap::{ArgAction, Args};
 use std::path::Path;
@@ -36,7 +36,8 @@ use tinybert_distill::MlmHeadConfig;
 use tinybert_model::{Heads, Model, ModelOptions, Want};
 
 /// Fit a masked-LM head on a frozen teacher (needed by augmentation), or pre-train a fresh
-/// model with masked LM.
+/// model with masked LM. Output: the model with its MLM head (a Hugging Face folder) and the
+/// run files.
 #[derive(Debug, Args)]
 pub struct MlmHead {
     /// The model (a folder or hub id); or give `init`.
@@ -63,17 +64,17 @@ pub struct MlmHead {
     pub mask_prob: f64,
     #[command(flatten)]
     pub train: TrainArgs,
-    /// CPU threads (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// Output folder: the model with its MLM head (a Hugging Face folder) and the run files.
-    #[arg(long)]
-    pub output: String,
+    #[command(flatten)]
+    pub common: Common,
 }
 
 impl Job for MlmHead {
     const KIND: &'static str = "mlm-head";
     const RESUMABLE: bool = true;
+
+    fn common(&self) -> &Common {
+        &self.common
+    }
 
     fn validate(&self) -> Result<()> {
         match (&self.model, &self.init) {
@@ -111,10 +112,6 @@ impl Job for MlmHead {
         v
     }
 
-    fn threads(&self) -> Option<usize> {
-        self.threads
-    }
-
     fn run(&self, ctx: &Ctx) -> Result<()> {
         let d = MlmHeadConfig::default();
         let cfg = MlmHeadConfig {
@@ -122,7 +119,7 @@ impl Job for MlmHead {
             mask_prob: self.mask_prob,
             train_encoder: self.train_encoder,
         };
-        let out = ctx.path(&self.output);
+        let out = ctx.path(&self.common.output);
         let model_dir = match (&self.init, &self.tokenizer, &self.model) {
             (Some(shape), Some(tokenizer), _) => {
                 let dir = out.join("init");

@@ -69,13 +69,22 @@ pub trait Job: clap::Args + clap::FromArgMatches + std::fmt::Debug + Sync {
     /// (or read it from another stage's output), so the lock file sees it change.
     fn inputs(&self) -> Vec<Input<'_>>;
 
-    /// CPU threads for the job's products (`None` or 0: every core).
-    fn threads(&self) -> Option<usize> {
-        None
-    }
+    /// The flags every job has (its output folder and thread count).
+    fn common(&self) -> &Common;
 
     /// Does the work, writing the job's output.
     fn run(&self, ctx: &Ctx) -> Result<()>;
+}
+
+/// The flags every job has. What the output folder holds is said in the job's description.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Common {
+    /// CPU threads for the job's products (default or 0: every core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Output folder.
+    #[arg(long)]
+    pub output: String,
 }
 
 /// Something a job reads, named by its parameter.
@@ -148,6 +157,14 @@ impl Ctx {
         tinybert_model::resolve_model(spec).with_context(|| format!("model `{spec}`"))
     }
 
+    /// The tokenizer of model folder `dir` and its hash (recorded in the datasets it makes).
+    pub fn tokenizer(&self, dir: &Path) -> Result<(tokenizers::Tokenizer, String)> {
+        let tok = tinybert_model::load_tokenizer(dir)
+            .with_context(|| format!("loading the tokenizer of {}", dir.display()))?;
+        let hash = tinybert_model::tokenizer_hash(&tok)?;
+        Ok((tok, hash))
+    }
+
     /// Prints a result line on standard output (above the progress bars).
     pub fn say(&self, text: &str) {
         self.progress.suspend(|| println!("{text}"));
@@ -163,7 +180,7 @@ pub fn looks_like_path(spec: &str) -> bool {
 /// Runs `job` through either door: validation, its thread pool, its work.
 pub fn execute<J: Job>(job: &J, ctx: &Ctx) -> Result<()> {
     job.validate()?;
-    match job.threads().filter(|&n| n > 0) {
+    match job.common().threads.filter(|&n| n > 0) {
         Some(n) => rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .build()

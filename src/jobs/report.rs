@@ -26,14 +26,14 @@
 
 use super::bench::RESULTS_FILE;
 use super::values::positive;
-use super::{Ctx, Input, Job};
+use super::{Common, Ctx, Input, Job};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{ArgAction, Args};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use tinybert_eval::{write_report, Layout, ReportSpec, RowSpec};
 
-/// Render the paper's tables with our runs beside them: Markdown, CSV and SVG charts.
+/// Render the paper's tables with our runs beside them: report.md, report.csv and charts/.
 #[derive(Debug, Args)]
 pub struct Report {
     /// A `REPORT.toml`: title, layout, rows (label, run folders, which row is the teacher).
@@ -73,9 +73,8 @@ pub struct Report {
     /// The batch size of the bench results to read (default: the largest).
     #[arg(long, value_parser = positive)]
     pub bench_batch: Option<usize>,
-    /// Output folder for report.md, report.csv and charts/.
-    #[arg(long)]
-    pub output: String,
+    #[command(flatten)]
+    pub common: Common,
 }
 
 /// The rows of one inline table.
@@ -187,6 +186,10 @@ impl Report {
 impl Job for Report {
     const KIND: &'static str = "report";
 
+    fn common(&self) -> &Common {
+        &self.common
+    }
+
     fn validate(&self) -> Result<()> {
         if self.spec.is_none() && self.runs.is_empty() && self.inline()?.is_empty() {
             bail!("give `spec` (a REPORT.toml), `runs` (run folders), or `rows`/`tables`");
@@ -218,7 +221,7 @@ impl Job for Report {
     }
 
     fn run(&self, ctx: &Ctx) -> Result<()> {
-        let out = ctx.path(&self.output);
+        let out = ctx.path(&self.common.output);
         let mut specs = Vec::new();
         if let Some(path) = &self.spec {
             specs.push((ReportSpec::load(&ctx.path(path))?, None));

@@ -23,14 +23,15 @@
 
 use super::train::{dev_set, init_model, task_of, LossArgs, TrainArgs, Training};
 use super::values::{model_spec, positive_number, task, ModelSpec};
-use super::{Ctx, Input, Job};
+use super::{Common, Ctx, Input, Job};
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use tinybert_data::Task;
 use tinybert_distill::train::{task_distill, DevEval, TaskData};
 use tinybert_distill::{Phase, TaskDistillConfig};
 
-/// Task-specific distillation, intermediate or prediction phase.
+/// Task-specific distillation, intermediate or prediction phase. Output: the student (a Hugging
+/// Face folder) and the run files.
 #[derive(Debug, Args)]
 pub struct TaskDistill {
     /// The fine-tuned teacher: a folder or hub id.
@@ -73,12 +74,8 @@ pub struct TaskDistill {
     pub train: TrainArgs,
     #[command(flatten)]
     pub loss: LossArgs,
-    /// CPU threads (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// Output folder: the student (a Hugging Face folder) and the run files.
-    #[arg(long)]
-    pub output: String,
+    #[command(flatten)]
+    pub common: Common,
 }
 
 /// The phase as a command-line value.
@@ -101,6 +98,10 @@ impl Job for TaskDistill {
     const KIND: &'static str = "task-distill";
     const RESUMABLE: bool = true;
 
+    fn common(&self) -> &Common {
+        &self.common
+    }
+
     fn inputs(&self) -> Vec<Input<'_>> {
         let mut v = vec![
             Input::Model("teacher", &self.teacher),
@@ -118,10 +119,6 @@ impl Job for TaskDistill {
             }
         }
         v
-    }
-
-    fn threads(&self) -> Option<usize> {
-        self.threads
     }
 
     fn run(&self, ctx: &Ctx) -> Result<()> {
@@ -146,7 +143,7 @@ impl Job for TaskDistill {
             },
         };
         let mut dev = dev_set(ctx, self.dev.as_ref(), task, &teacher)?;
-        let out = ctx.path(&self.output);
+        let out = ctx.path(&self.common.output);
         let student = match &self.student {
             ModelSpec::Named(s) => ctx.path(s),
             ModelSpec::Shape(shape) => {

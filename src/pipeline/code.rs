@@ -54,20 +54,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         write(root, "Cargo.lock", "lock");
-        write(root, "crates/a/Cargo.toml", "[package]\nname = \"tinybert-a\"\n\n[dependencies]\ntinybert-b.workspace = true\n\n[dev-dependencies]\ntinybert-c.workspace = true\n");
-        write(root, "crates/a/src/lib.rs", "pub fn a() {}");
-        write(
-            root,
-            "crates/b/Cargo.toml",
-            "[package]\nname = \"tinybert-b\"\n",
-        );
-        write(root, "crates/b/src/lib.rs", "pub fn b() {}");
-        write(
-            root,
-            "crates/c/Cargo.toml",
-            "[package]\nname = \"tinybert-c\"\n",
-        );
-        write(root, "crates/c/src/lib.rs", "pub fn c() {}");
+        // a depends on b; c is only a's dev-dependency.
+        let deps = "\n[dependencies]\ntinybert-b.workspace = true\n\n[dev-dependencies]\ntinybert-c.workspace = true\n";
+        for (c, extra) in [("a", deps), ("b", ""), ("c", "")] {
+            let manifest = format!("[package]\nname = \"tinybert-{c}\"\n{extra}");
+            write(root, &format!("crates/{c}/Cargo.toml"), &manifest);
+            write(
+                root,
+                &format!("crates/{c}/src/lib.rs"),
+                &format!("pub fn {c}() {{}}"),
+            );
+        }
         write(root, "src/jobs/mod.rs", "pub trait Job {}");
         write(root, "src/jobs/shared.rs", "use tinybert_c::c;");
         write(

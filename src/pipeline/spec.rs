@@ -467,15 +467,20 @@ fn get_dotted<'a>(t: &'a Table, key: &str) -> Option<&'a Value> {
 }
 
 fn undefined_param(name: &str, params: &Table) -> anyhow::Error {
-    let known: Vec<&str> = params.keys().map(String::as_str).collect();
     anyhow!(
         "undefined parameter `${{{name}}}` ([params] has: {})",
-        if known.is_empty() {
-            "nothing".to_string()
-        } else {
-            known.join(", ")
-        }
+        key_list(params)
     )
+}
+
+/// The keys of `table` for an error message (`nothing` when empty).
+fn key_list(table: &Table) -> String {
+    if table.is_empty() {
+        "nothing".to_string()
+    } else {
+        let keys: Vec<&str> = table.keys().map(String::as_str).collect();
+        keys.join(", ")
+    }
 }
 
 /// Applies one `-p key=value` to the raw `[params]` table. The key must exist (dotted keys
@@ -486,17 +491,8 @@ fn apply_override(raw: &mut Table, o: &str) -> Result<()> {
         .split_once('=')
         .ok_or_else(|| anyhow!("expected KEY=VALUE"))?;
     let key = key.trim();
-    let known: Vec<String> = raw.keys().cloned().collect();
-    let unknown = || {
-        anyhow!(
-            "no parameter `{key}` in [params] (it has: {})",
-            if known.is_empty() {
-                "nothing".to_string()
-            } else {
-                known.join(", ")
-            }
-        )
-    };
+    let known = key_list(raw);
+    let unknown = || anyhow!("no parameter `{key}` in [params] (it has: {known})");
     let mut parts: Vec<&str> = key.split('.').collect();
     let last = parts.pop().ok_or_else(unknown)?;
     let mut table = &mut *raw;

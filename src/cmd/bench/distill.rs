@@ -4,7 +4,7 @@
 //! invocation.
 
 use crate::jobs::measure::{
-    median, reference_dir, reference_shapes, run_reference, time_ms, write_results,
+    median, reference_args, reference_dir, reference_shapes, run_reference, time_ms, write_results,
     REFERENCE_SCRIPT,
 };
 use crate::GlobalArgs;
@@ -186,34 +186,12 @@ fn bench(a: &DistillArgs, g: &GlobalArgs, threads: usize) -> Result<()> {
         }));
     }
     if a.pytorch != "none" {
-        let args: Vec<String> = [
-            "--device",
-            "cpu",
-            "--threads",
-            &threads.to_string(),
-            "--batch",
-            &a.batch.to_string(),
-            "--seq",
-            &a.seq.to_string(),
-            "--bench",
-            &a.steps.join(","),
-            "--steps",
-            &a.iters.to_string(),
-            "--warmup",
-            &a.warmup.max(1).to_string(),
-            "--min-time",
-            "0",
-            "--dtype",
-            if a.dtype == Precision::Bf16 {
-                "bf16"
-            } else {
-                "fp32"
-            },
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .chain(reference_shapes(&tcfg, Some(&scfg), &reference_dir()?)?)
-        .collect();
+        let mut args = reference_args(threads, a.seq, a.iters, a.warmup, a.dtype);
+        args.extend([
+            format!("--batch={}", a.batch),
+            format!("--bench={}", a.steps.join(",")),
+        ]);
+        args.extend(reference_shapes(&tcfg, Some(&scfg), &reference_dir()?)?);
         let v = run_reference(&a.pytorch, &a.reference_script, &args)?;
         for r in v["results"].as_array().into_iter().flatten() {
             rows.push(json!({
