@@ -48,7 +48,7 @@ enum Command {
     #[command(subcommand)]
     Distill(cmd::DistillCommand),
     /// Fine-tune a model on a task with the ReLU classifier head.
-    Finetune(jobs::finetune::Finetune),
+    Finetune(jobs::JobArgs<jobs::finetune::Finetune>),
     /// GLUE evaluation: a model on a split, scoring prediction files, the submission zip.
     #[command(subcommand)]
     Eval(cmd::eval::EvalCommand),
@@ -64,7 +64,7 @@ enum Command {
     /// List the pipeline stage kinds, or one kind's parameters.
     Kinds(cmd::pipeline::KindsArgs),
     /// Render the paper's tables with our runs beside them: Markdown, CSV and SVG charts.
-    Report(jobs::report::Report),
+    Report(jobs::JobArgs<jobs::report::Report>),
 }
 
 fn init_logging(g: &GlobalArgs) {

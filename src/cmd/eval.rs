@@ -13,7 +13,7 @@ pub enum EvalCommand {
     /// A fine-tuned model on a GLUE split: metrics.json, per-example predictions
     /// (predictions_<split>.parquet), on a test split the leaderboard file <TASK>.tsv, and on a
     /// labelled split summary.json for reports.
-    Glue(crate::jobs::eval::Eval),
+    Glue(crate::jobs::JobArgs<crate::jobs::eval::Eval>),
     /// Score a prediction file (`index<TAB>prediction`, index = row of the split) against the
     /// gold labels of a GLUE split; no model needed.
     Score(ScoreArgs),

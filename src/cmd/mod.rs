@@ -7,7 +7,7 @@ pub mod eval;
 pub mod model;
 pub mod pipeline;
 
-use crate::jobs::{self, augment, corpus, demo, general, glue, mlm_head, task};
+use crate::jobs::{self, augment, corpus, demo, general, glue, mlm_head, task, JobArgs};
 use anyhow::Result;
 use clap::Subcommand;
 
@@ -16,26 +16,26 @@ use clap::Subcommand;
 pub enum DataCommand {
     /// Plain text (a sentence or a paragraph per line, blank line between documents) into BERT
     /// pre-training instances: sharded Parquet + summary.json.
-    Corpus(corpus::Corpus),
+    Corpus(JobArgs<corpus::Corpus>),
     /// GLUE splits into tokenised Parquet datasets (OUTPUT/<split>/) + summary.json.
-    Glue(glue::Glue),
+    Glue(JobArgs<glue::Glue>),
     /// Augment a task's training set (SPEC §5: teacher MLM + GloVe candidates, N_a variants):
     /// train_aug.tsv, Parquet with source_index, summary.json. Resumable (Ctrl-C, rerun).
-    Augment(augment::Augment),
+    Augment(JobArgs<augment::Augment>),
     /// The quickstart's synthetic demo corpus, SST-2-format task, vocabulary and vectors.
-    Demo(demo::DemoData),
+    Demo(JobArgs<demo::DemoData>),
 }
 
 /// `tinybert distill ...`.
 #[derive(Debug, Subcommand)]
 pub enum DistillCommand {
     /// General distillation on a corpus (L_attn + L_hidn).
-    General(general::GeneralDistill),
+    General(JobArgs<general::GeneralDistill>),
     /// Task-specific distillation, intermediate or prediction phase.
-    Task(task::TaskDistill),
+    Task(JobArgs<task::TaskDistill>),
     /// Fit a masked-LM head on a frozen teacher (needed by augmentation), or pre-train a
     /// fresh model with masked LM.
-    MlmHead(mlm_head::MlmHead),
+    MlmHead(JobArgs<mlm_head::MlmHead>),
 }
 
 pub fn data(c: DataCommand, device: &str) -> Result<()> {

@@ -27,11 +27,11 @@
 //! ```
 
 use super::values::{positive, probability, task};
-use super::{Common, Ctx, Input, Job};
+use super::{Ctx, Input, Job};
 use crate::progress::DataBar;
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use tinybert_data::{augment_glue, AugmentOptions, AugmentOutcome, Task};
 use tinybert_model::{Heads, Model, ModelOptions, Precision, Want};
 
@@ -90,8 +90,6 @@ pub struct Augment {
     /// Precision of the teacher's MLM forwards: f32, or bf16 (AVX-512 BF16 CPUs; f32 elsewhere).
     #[arg(long, default_value = "f32")]
     pub dtype: Precision,
-    #[command(flatten)]
-    pub common: Common,
 }
 
 /// The reference settings, where the defaults come from.
@@ -103,10 +101,6 @@ impl Job for Augment {
     const KIND: &'static str = "augment";
     const RESUMABLE: bool = true;
 
-    fn common(&self) -> &Common {
-        &self.common
-    }
-
     fn inputs(&self) -> Vec<Input<'_>> {
         vec![
             Input::Model("teacher", &self.teacher),
@@ -115,7 +109,7 @@ impl Job for Augment {
         ]
     }
 
-    fn run(&self, ctx: &Ctx) -> Result<()> {
+    fn run(&self, ctx: &Ctx, out: &Path) -> Result<()> {
         let dir = ctx.model(&self.teacher)?;
         let model_opts = ModelOptions {
             device: ctx.device.clone(),
@@ -136,12 +130,11 @@ impl Job for Augment {
             );
         }
         let (tok, hash) = ctx.tokenizer(&dir)?;
-        let out = ctx.path(&self.common.output);
         let mut o = AugmentOptions::new(
             self.task,
             ctx.path(&self.data_dir),
             ctx.path(&self.glove),
-            out.clone(),
+            out.to_path_buf(),
         );
         o.glove_words = self.glove_words;
         o.n_aug = self.n_aug;

@@ -21,7 +21,7 @@ use super::measure::{
     synthetic_batch, time_ms, write_results, REFERENCE_SCRIPT,
 };
 use super::values::positive;
-use super::{Common, Ctx, Input, Job};
+use super::{Ctx, Input, Job};
 use anyhow::{bail, Result};
 use clap::Args;
 use serde_json::{json, Value};
@@ -68,16 +68,10 @@ pub struct Bench {
     /// CPU threads for both implementations (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
-    #[command(flatten)]
-    pub common: Common,
 }
 
 impl Job for Bench {
     const KIND: &'static str = "bench";
-
-    fn common(&self) -> &Common {
-        &self.common
-    }
 
     fn validate(&self) -> Result<()> {
         if !self.names.is_empty() && self.names.len() != self.models.len() {
@@ -106,7 +100,7 @@ impl Job for Bench {
             .collect()
     }
 
-    fn run(&self, ctx: &Ctx) -> Result<()> {
+    fn run(&self, ctx: &Ctx, out: &Path) -> Result<()> {
         let threads = rayon::current_num_threads();
         let opts = ModelOptions {
             device: ctx.device.clone(),
@@ -157,7 +151,6 @@ impl Job for Bench {
         let md = markdown(&rows, self);
         let dtype = self.dtype.effective(&ctx.device).name();
         let meta = json!({ "seq": self.seq, "threads": threads, "device": ctx.device_name, "dtype": dtype, "iters": self.iters, "warmup": self.warmup });
-        let out = ctx.path(&self.common.output);
         write_results(&out.join(RESULTS_FILE), meta, &values, &md)
     }
 }

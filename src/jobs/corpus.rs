@@ -17,10 +17,11 @@
 //! ```
 
 use super::values::{positive, probability};
-use super::{Common, Ctx, Input, Job};
+use super::{Ctx, Input, Job};
 use crate::progress::DataBar;
 use anyhow::Result;
 use clap::Args;
+use std::path::Path;
 use tinybert_data::corpus::DEFAULT_BLOCK_BYTES;
 use tinybert_data::{build_corpus, CorpusOptions, InstanceConfig, SentenceSplit};
 
@@ -56,8 +57,6 @@ pub struct Corpus {
     /// segments come from: the output depends on it).
     #[arg(long, default_value_t = (DEFAULT_BLOCK_BYTES >> 20) as usize, value_parser = positive)]
     pub block_mib: usize,
-    #[command(flatten)]
-    pub common: Common,
 }
 
 fn sentence_split(s: &str) -> Result<SentenceSplit, String> {
@@ -71,23 +70,18 @@ fn sentence_split(s: &str) -> Result<SentenceSplit, String> {
 impl Job for Corpus {
     const KIND: &'static str = "corpus";
 
-    fn common(&self) -> &Common {
-        &self.common
-    }
-
     fn inputs(&self) -> Vec<Input<'_>> {
         let mut v: Vec<Input> = self.input.iter().map(|i| Input::path("input", i)).collect();
         v.push(Input::Model("model", &self.model));
         v
     }
 
-    fn run(&self, ctx: &Ctx) -> Result<()> {
+    fn run(&self, ctx: &Ctx, out: &Path) -> Result<()> {
         let model = ctx.model(&self.model)?;
         let (tok, hash) = ctx.tokenizer(&model)?;
-        let out = ctx.path(&self.common.output);
         let mut opts = CorpusOptions::new(
             self.input.iter().map(|i| ctx.path(i)).collect(),
-            out.clone(),
+            out.to_path_buf(),
         );
         opts.instances = InstanceConfig {
             max_seq_len: self.max_seq_len,

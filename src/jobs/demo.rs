@@ -13,34 +13,28 @@
 //! outs = ["runs/quickstart/demo"]
 //! ```
 
-use super::{Common, Ctx, Input, Job};
+use super::{Ctx, Input, Job};
 use crate::demo::{write_demo, DemoOptions};
 use anyhow::Result;
 use clap::Args;
+use std::path::Path;
 
 /// The quickstart's seeded synthetic corpus, SST-2-format task, vocabulary and word vectors.
 #[derive(Debug, Args)]
 pub struct DemoData {
     #[command(flatten)]
     pub options: DemoOptions,
-    #[command(flatten)]
-    pub common: Common,
 }
 
 impl Job for DemoData {
     const KIND: &'static str = "demo-data";
 
-    fn common(&self) -> &Common {
-        &self.common
-    }
-
     fn inputs(&self) -> Vec<Input<'_>> {
         Vec::new()
     }
 
-    fn run(&self, ctx: &Ctx) -> Result<()> {
-        let out = ctx.path(&self.common.output);
-        let s = write_demo(&out, &self.options)?;
+    fn run(&self, ctx: &Ctx, out: &Path) -> Result<()> {
+        let s = write_demo(out, &self.options)?;
         ctx.say(&format!(
             "demo data: {} corpus documents ({} words), SST-2-format task {} train / {} dev rows, {} vocabulary entries -> {}",
             s.corpus_documents,

@@ -21,9 +21,10 @@
 
 use super::train::dataset_task;
 use super::values::{positive, positive_number, task};
-use super::{Common, Ctx, Input, Job};
+use super::{Ctx, Input, Job};
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use std::path::Path;
 use tinybert_data::Task;
 use tinybert_eval::{evaluate_glue, EvalData, EvalOptions, Scores};
 use tinybert_model::Precision;
@@ -68,16 +69,10 @@ pub struct Eval {
     /// Precision of the model's products: f32, or bf16 (AVX-512 BF16 CPUs, f32 elsewhere).
     #[arg(long, default_value = "f32")]
     pub dtype: Precision,
-    #[command(flatten)]
-    pub common: Common,
 }
 
 impl Job for Eval {
     const KIND: &'static str = "eval";
-
-    fn common(&self) -> &Common {
-        &self.common
-    }
 
     fn inputs(&self) -> Vec<Input<'_>> {
         let mut v = vec![Input::Model("model", &self.model)];
@@ -90,7 +85,7 @@ impl Job for Eval {
         v
     }
 
-    fn run(&self, ctx: &Ctx) -> Result<()> {
+    fn run(&self, ctx: &Ctx, out: &Path) -> Result<()> {
         let model = ctx.model(&self.model)?;
         let (task, data) = match (&self.data, &self.data_dir, self.task) {
             (Some(d), None, None) => {
@@ -109,13 +104,12 @@ impl Job for Eval {
             ),
             _ => bail!("give either `data` (a tokenised split) or `data_dir` with `task`"),
         };
-        let out = ctx.path(&self.common.output);
         let opts = EvalOptions {
             model: model.clone(),
             task,
             data,
             batch_size: self.batch_size,
-            output: out.clone(),
+            output: out.to_path_buf(),
             device: ctx.device.clone(),
             compute: self.dtype,
         };
@@ -168,7 +162,7 @@ impl Job for Eval {
                 summary.dev_mismatched = Some(scores.clone());
             }
         }
-        summary.save(&out)?;
+        summary.save(out)?;
         Ok(())
     }
 }

@@ -17,9 +17,10 @@
 
 use super::train::{dev_set, task_of, TrainArgs, Training};
 use super::values::task;
-use super::{Common, Ctx, Input, Job};
+use super::{Ctx, Input, Job};
 use anyhow::{Context, Result};
 use clap::Args;
+use std::path::Path;
 use tinybert_data::Task;
 use tinybert_distill::train::{finetune, DevEval, TaskData};
 use tinybert_distill::FinetuneConfig;
@@ -45,17 +46,11 @@ pub struct Finetune {
     pub label: String,
     #[command(flatten)]
     pub train: TrainArgs,
-    #[command(flatten)]
-    pub common: Common,
 }
 
 impl Job for Finetune {
     const KIND: &'static str = "finetune";
     const RESUMABLE: bool = true;
-
-    fn common(&self) -> &Common {
-        &self.common
-    }
 
     fn inputs(&self) -> Vec<Input<'_>> {
         let mut v = vec![
@@ -68,7 +63,7 @@ impl Job for Finetune {
         v
     }
 
-    fn run(&self, ctx: &Ctx) -> Result<()> {
+    fn run(&self, ctx: &Ctx, out: &Path) -> Result<()> {
         let model = ctx.model(&self.model)?;
         let train = ctx.path(&self.data);
         let task = task_of(&train, self.task)?;
@@ -77,9 +72,8 @@ impl Job for Finetune {
         let cfg = FinetuneConfig {
             train: self.train.config(&FinetuneConfig::default().train),
         };
-        let out = ctx.path(&self.common.output);
         let label = format!("{task} fine-tuning");
-        let training = Training::new(ctx, &label, &out, &self.train)?;
+        let training = Training::new(ctx, &label, out, &self.train)?;
         let r = finetune(
             &model,
             &data,

@@ -17,9 +17,10 @@
 
 use super::train::{LossArgs, TrainArgs, Training};
 use super::values::{model_spec, ModelSpec};
-use super::{Common, Ctx, Input, Job};
+use super::{Ctx, Input, Job};
 use anyhow::{Context, Result};
 use clap::Args;
+use std::path::Path;
 use tinybert_distill::train::{general_distill, StudentSpec};
 use tinybert_distill::GeneralDistillConfig;
 use tinybert_model::BertConfig;
@@ -42,17 +43,11 @@ pub struct GeneralDistill {
     pub train: TrainArgs,
     #[command(flatten)]
     pub loss: LossArgs,
-    #[command(flatten)]
-    pub common: Common,
 }
 
 impl Job for GeneralDistill {
     const KIND: &'static str = "general-distill";
     const RESUMABLE: bool = true;
-
-    fn common(&self) -> &Common {
-        &self.common
-    }
 
     fn inputs(&self) -> Vec<Input<'_>> {
         let mut v = vec![
@@ -69,7 +64,7 @@ impl Job for GeneralDistill {
         v
     }
 
-    fn run(&self, ctx: &Ctx) -> Result<()> {
+    fn run(&self, ctx: &Ctx, out: &Path) -> Result<()> {
         let d = GeneralDistillConfig::default();
         let cfg = GeneralDistillConfig {
             train: self.train.config(&d.train),
@@ -97,9 +92,8 @@ impl Job for GeneralDistill {
                 }
             },
         };
-        let out = ctx.path(&self.common.output);
         let label = "general distillation";
-        let training = Training::new(ctx, label, &out, &self.train)?;
+        let training = Training::new(ctx, label, out, &self.train)?;
         let r = general_distill(
             &teacher,
             &student,

@@ -20,7 +20,7 @@
 //! ```
 
 use super::values::{counts, positive, task};
-use super::{Common, Ctx, Input, Job};
+use super::{Ctx, Input, Job};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use std::collections::BTreeMap;
@@ -57,8 +57,6 @@ pub struct Glue {
     /// Rows per Parquet shard.
     #[arg(long, default_value_t = 1_000_000, value_parser = positive)]
     pub shard_size: usize,
-    #[command(flatten)]
-    pub common: Common,
 }
 
 impl Glue {
@@ -81,10 +79,6 @@ impl Glue {
 
 impl Job for Glue {
     const KIND: &'static str = "glue";
-
-    fn common(&self) -> &Common {
-        &self.common
-    }
 
     fn validate(&self) -> Result<()> {
         for (split, _) in self.files() {
@@ -113,10 +107,9 @@ impl Job for Glue {
         ]
     }
 
-    fn run(&self, ctx: &Ctx) -> Result<()> {
+    fn run(&self, ctx: &Ctx, out: &Path) -> Result<()> {
         let model = ctx.model(&self.model)?;
         let (tok, hash) = ctx.tokenizer(&model)?;
-        let out = ctx.path(&self.common.output);
         let task = self.task;
         for (split, folder) in self.files() {
             let dir = out.join(&folder);

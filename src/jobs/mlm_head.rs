@@ -27,7 +27,7 @@
 
 use super::train::{init_model, TrainArgs, Training};
 use super::values::{open_probability, shape, Shape};
-use super::{Common, Ctx, Input, Job};
+use super::{Ctx, Input, Job};
 use anyhow::{bail, Context, Result};
 use clap::{ArgAction, Args};
 use std::path::Path;
@@ -64,17 +64,11 @@ pub struct MlmHead {
     pub mask_prob: f64,
     #[command(flatten)]
     pub train: TrainArgs,
-    #[command(flatten)]
-    pub common: Common,
 }
 
 impl Job for MlmHead {
     const KIND: &'static str = "mlm-head";
     const RESUMABLE: bool = true;
-
-    fn common(&self) -> &Common {
-        &self.common
-    }
 
     fn validate(&self) -> Result<()> {
         match (&self.model, &self.init) {
@@ -112,14 +106,13 @@ impl Job for MlmHead {
         v
     }
 
-    fn run(&self, ctx: &Ctx) -> Result<()> {
+    fn run(&self, ctx: &Ctx, out: &Path) -> Result<()> {
         let d = MlmHeadConfig::default();
         let cfg = MlmHeadConfig {
             train: self.train.config(&d.train),
             mask_prob: self.mask_prob,
             train_encoder: self.train_encoder,
         };
-        let out = ctx.path(&self.common.output);
         let model_dir = match (&self.init, &self.tokenizer, &self.model) {
             (Some(shape), Some(tokenizer), _) => {
                 let dir = out.join("init");
@@ -131,11 +124,11 @@ impl Job for MlmHead {
             _ => bail!("missing `model` or `init`"),
         };
         if !self.fit {
-            return keep_own_head(ctx, &model_dir, &out);
+            return keep_own_head(ctx, &model_dir, out);
         }
         let data = ctx.path(self.data.as_deref().unwrap_or_default());
         let label = "masked LM";
-        let training = Training::new(ctx, label, &out, &self.train)?;
+        let training = Training::new(ctx, label, out, &self.train)?;
         let r = fit_mlm_head(&model_dir, &data, &cfg, &ctx.device, &training.options(ctx))?;
         training.finish(ctx, label, &r)
     }

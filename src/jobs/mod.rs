@@ -69,16 +69,17 @@ pub trait Job: clap::Args + clap::FromArgMatches + std::fmt::Debug + Sync {
     /// (or read it from another stage's output), so the lock file sees it change.
     fn inputs(&self) -> Vec<Input<'_>>;
 
-    /// The flags every job has (its output folder and thread count).
-    fn common(&self) -> &Common;
-
-    /// Does the work, writing the job's output.
-    fn run(&self, ctx: &Ctx) -> Result<()>;
+    /// Does the work, writing the job's output folder `out` (`--output`, relative to the
+    /// context's working directory).
+    fn run(&self, ctx: &Ctx, out: &Path) -> Result<()>;
 }
 
-/// The flags every job has. What the output folder holds is said in the job's description.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Common {
+/// A job with the flags every job has, as both doors parse it: `--threads` and `--output`
+/// (what the output folder holds is said in the job's description).
+#[derive(Debug, clap::Args)]
+pub struct JobArgs<J: Job> {
+    #[command(flatten)]
+    pub job: J,
     /// CPU threads for the job's products (default or 0: every core).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -177,22 +178,25 @@ pub fn looks_like_path(spec: &str) -> bool {
     spec.starts_with('.') || spec.starts_with('/') || spec.matches('/').count() > 1
 }
 
-/// Runs `job` through either door: validation, its thread pool, its work.
-pub fn execute<J: Job>(job: &J, ctx: &Ctx) -> Result<()> {
+/// Runs a job through either door: validation, its thread pool, its work.
+pub fn execute<J: Job>(args: &JobArgs<J>, ctx: &Ctx) -> Result<()> {
+    let job = &args.job;
     job.validate()?;
-    match job.common().threads.filter(|&n| n > 0) {
+    let out = ctx.path(&args.output);
+    let run = || job.run(ctx, &out);
+    match args.threads.filter(|&n| n > 0) {
         Some(n) => rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .build()
             .context("cannot start the thread pool")?
-            .install(|| job.run(ctx)),
-        None => job.run(ctx),
+            .install(run),
+        None => run(),
     }
 }
 
-/// Runs `job` from the command line (`--device` from the global options).
-pub fn run_cli<J: Job>(job: &J, device: &str) -> Result<()> {
-    execute(job, &Ctx::cli(device)?)
+/// Runs a job from the command line (`--device` from the global options).
+pub fn run_cli<J: Job>(args: &JobArgs<J>, device: &str) -> Result<()> {
+    execute(args, &Ctx::cli(device)?)
 }
 
 /// The process's one Ctrl-C flag: the first Ctrl-C sets it (jobs save a checkpoint or their

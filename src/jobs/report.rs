@@ -26,7 +26,7 @@
 
 use super::bench::RESULTS_FILE;
 use super::values::positive;
-use super::{Common, Ctx, Input, Job};
+use super::{Ctx, Input, Job};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{ArgAction, Args};
 use serde::Deserialize;
@@ -73,8 +73,6 @@ pub struct Report {
     /// The batch size of the bench results to read (default: the largest).
     #[arg(long, value_parser = positive)]
     pub bench_batch: Option<usize>,
-    #[command(flatten)]
-    pub common: Common,
 }
 
 /// The rows of one inline table.
@@ -186,10 +184,6 @@ impl Report {
 impl Job for Report {
     const KIND: &'static str = "report";
 
-    fn common(&self) -> &Common {
-        &self.common
-    }
-
     fn validate(&self) -> Result<()> {
         if self.spec.is_none() && self.runs.is_empty() && self.inline()?.is_empty() {
             bail!("give `spec` (a REPORT.toml), `runs` (run folders), or `rows`/`tables`");
@@ -220,8 +214,7 @@ impl Job for Report {
         v
     }
 
-    fn run(&self, ctx: &Ctx) -> Result<()> {
-        let out = ctx.path(&self.common.output);
+    fn run(&self, ctx: &Ctx, out: &Path) -> Result<()> {
         let mut specs = Vec::new();
         if let Some(path) = &self.spec {
             specs.push((ReportSpec::load(&ctx.path(path))?, None));
@@ -278,7 +271,7 @@ impl Job for Report {
         for (spec, sub) in &specs {
             let dir = match sub {
                 Some(s) => out.join(s),
-                None => out.clone(),
+                None => out.to_path_buf(),
             };
             write_report(spec, &dir)
                 .with_context(|| format!("writing the report into {}", dir.display()))?;

@@ -23,9 +23,10 @@
 
 use super::train::{dev_set, init_model, task_of, LossArgs, TrainArgs, Training};
 use super::values::{model_spec, positive_number, task, ModelSpec};
-use super::{Common, Ctx, Input, Job};
+use super::{Ctx, Input, Job};
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
+use std::path::Path;
 use tinybert_data::Task;
 use tinybert_distill::train::{task_distill, DevEval, TaskData};
 use tinybert_distill::{Phase, TaskDistillConfig};
@@ -74,8 +75,6 @@ pub struct TaskDistill {
     pub train: TrainArgs,
     #[command(flatten)]
     pub loss: LossArgs,
-    #[command(flatten)]
-    pub common: Common,
 }
 
 /// The phase as a command-line value.
@@ -98,10 +97,6 @@ impl Job for TaskDistill {
     const KIND: &'static str = "task-distill";
     const RESUMABLE: bool = true;
 
-    fn common(&self) -> &Common {
-        &self.common
-    }
-
     fn inputs(&self) -> Vec<Input<'_>> {
         let mut v = vec![
             Input::Model("teacher", &self.teacher),
@@ -121,7 +116,7 @@ impl Job for TaskDistill {
         v
     }
 
-    fn run(&self, ctx: &Ctx) -> Result<()> {
+    fn run(&self, ctx: &Ctx, out: &Path) -> Result<()> {
         let teacher = ctx.model(&self.teacher)?;
         let train = ctx.path(&self.data);
         let task = task_of(&train, self.task)?;
@@ -143,7 +138,6 @@ impl Job for TaskDistill {
             },
         };
         let mut dev = dev_set(ctx, self.dev.as_ref(), task, &teacher)?;
-        let out = ctx.path(&self.common.output);
         let student = match &self.student {
             ModelSpec::Named(s) => ctx.path(s),
             ModelSpec::Shape(shape) => {
@@ -154,7 +148,7 @@ impl Job for TaskDistill {
             }
         };
         let label = format!("{task} {phase:?} distillation");
-        let training = Training::new(ctx, &label, &out, &self.train)?;
+        let training = Training::new(ctx, &label, out, &self.train)?;
         let r = task_distill(
             &teacher,
             &student,

@@ -5,9 +5,9 @@
 
 use super::paths;
 use super::stage::ResolvedStage;
-use crate::jobs::{self, argv, Ctx, Input, Job};
+use crate::jobs::{self, argv, Ctx, Input, Job, JobArgs};
 use anyhow::{anyhow, bail, Result};
-use clap::Command;
+use clap::{Args, Command, FromArgMatches};
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::path::Path;
@@ -76,18 +76,18 @@ impl<J: Job> JobKind<J> {
     }
 
     fn command() -> Command {
-        J::augment_args(Command::new(J::KIND))
+        JobArgs::<J>::augment_args(Command::new(J::KIND))
     }
 
     /// The job a stage describes: its table parsed as the job's command-line flags.
-    pub fn parse(stage: &ResolvedStage) -> Result<J> {
+    pub fn parse(stage: &ResolvedStage) -> Result<JobArgs<J>> {
         let cmd = Self::command();
         let argv = argv::stage_args(&cmd, &stage.params, Some(stage.out()?))?;
         let m = cmd
             .clone()
             .try_get_matches_from(argv)
             .map_err(|e| argv::stage_error(&cmd, &e))?;
-        J::from_arg_matches(&m).map_err(|e| argv::stage_error(&cmd, &e))
+        JobArgs::<J>::from_arg_matches(&m).map_err(|e| argv::stage_error(&cmd, &e))
     }
 }
 
@@ -101,7 +101,7 @@ impl<J: Job> StageKind for JobKind<J> {
     }
 
     fn check(&self, stage: &ResolvedStage, workdir: &Path) -> Result<()> {
-        let job = Self::parse(stage)?;
+        let job = Self::parse(stage)?.job;
         job.validate()?;
         for input in job.inputs() {
             match input {

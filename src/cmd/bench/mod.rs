@@ -13,7 +13,7 @@ pub enum BenchCommand {
     /// Corpus pre-generation and task augmentation speed vs the Python references.
     Data(data::DataArgs),
     /// Forward latency/throughput of models (folders, or presets with random weights).
-    Inference(crate::jobs::bench::Bench),
+    Inference(crate::jobs::JobArgs<crate::jobs::bench::Bench>),
     /// One general- and one prediction-distillation step (trainer code path) vs PyTorch.
     Distill(distill::DistillArgs),
 }
