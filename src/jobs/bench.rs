@@ -65,9 +65,6 @@ pub struct Bench {
     /// reference under `torch.autocast(bfloat16)`).
     #[arg(long, default_value = "f32")]
     pub dtype: Precision,
-    /// CPU threads for both implementations (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
 }
 
 impl Job for Bench {
