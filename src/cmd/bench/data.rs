@@ -26,7 +26,7 @@ use tinybert_data::{
     augment_glue, build_corpus, AugmentOptions, AugmentOutcome, CorpusOptions, NoProgress, Task,
 };
 use tinybert_model::{
-    load_tokenizer, tokenizer_hash, BertConfig, Heads, Model, ModelOptions, Want,
+    load_tokenizer, tokenizer_hash, BertConfig, Heads, Model, ModelOptions, Precision, Want,
 };
 
 #[derive(Debug, Args)]
@@ -61,6 +61,10 @@ pub struct DataArgs {
     /// Our masked sentences per teacher forward.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
+    /// Precision of our MLM forwards: f32, or bf16 (AVX-512 BF16 CPUs; f32 elsewhere). The
+    /// reference scripts have no bf16 mode: they always compute in f32.
+    #[arg(long, default_value = "f32")]
+    pub dtype: Precision,
     /// N_a for both implementations.
     #[arg(long, default_value_t = 20)]
     pub n_aug: usize,
@@ -172,6 +176,8 @@ pub fn run(a: DataArgs, g: &GlobalArgs) -> Result<()> {
     let meta = json!({
         "benchmark": "data",
         "threads": a.threads,
+        "dtype": a.dtype.name(),
+        "reference_dtype": "f32",
         "n_aug": a.n_aug,
         "sst2_examples": a.sst2_examples,
         "mrpc_examples": a.mrpc_examples,
@@ -290,11 +296,8 @@ fn run_worker(a: &DataArgs, g: &GlobalArgs, case: &Case, scratch: &Path) -> Resu
         .args(["--batch-size", &a.batch_size.to_string()])
         .args(["--threads", &a.threads.to_string()])
         .args(["--wait-idle", &a.wait_idle.to_string()])
+        .args(["--dtype", a.dtype.name()])
         .env("RAYON_NUM_THREADS", a.threads.to_string());
-    if a.threads <= 2 && std::env::var_os("CANDLE_NUM_THREADS").is_none() {
-        // What `data augment` does on few cores (see `few_core_elementwise`).
-        cmd.env("CANDLE_NUM_THREADS", "1");
-    }
     let status = cmd.status().context("starting the benchmark worker")?;
     if !status.success() {
         bail!("the tinybert {} worker failed ({status})", case.name);
@@ -344,6 +347,7 @@ fn worker(a: &DataArgs, g: &GlobalArgs, kind: &str) -> Result<()> {
                 mlm: Want::Always(()),
                 ..Heads::default()
             },
+            compute: a.dtype,
             ..ModelOptions::default()
         };
         let teacher = Model::init(&cfg, &model_opts)?;
