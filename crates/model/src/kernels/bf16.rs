@@ -28,7 +28,8 @@
 
 use super::matmul::BatchedMatmul;
 use super::operand::{per_item, Batched, Operand};
-use candle_core::{bail, CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
+use super::{Fused, Input, Kernel};
+use candle_core::{bail, CpuStorage, Result, Shape, Tensor};
 use rayon::prelude::*;
 use std::sync::{Arc, OnceLock};
 
@@ -225,7 +226,7 @@ pub fn linear(x: &Tensor, packed: &Arc<PackedBf16>, bias: &Tensor) -> Result<Ten
     let y = x
         .contiguous()?
         .reshape((rows, k))?
-        .apply_op2_no_bwd(&bias.contiguous()?, &LinearOp(packed.clone()))?;
+        .apply_op2_no_bwd(&bias.contiguous()?, &Fused(LinearOp(packed.clone())))?;
     dims.push(packed.n);
     y.reshape(dims)
 }
@@ -233,18 +234,12 @@ pub fn linear(x: &Tensor, packed: &Arc<PackedBf16>, bias: &Tensor) -> Result<Ten
 /// The dense layer's op: `(x [m, k], bias [n]) -> x B + bias`.
 struct LinearOp(Arc<PackedBf16>);
 
-impl CustomOp2 for LinearOp {
+impl Kernel<2> for LinearOp {
     fn name(&self) -> &'static str {
         "tinybert-linear-bf16"
     }
 
-    fn cpu_fwd(
-        &self,
-        sx: &CpuStorage,
-        lx: &Layout,
-        sb: &CpuStorage,
-        lb: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn cpu(&self, [(sx, lx), (sb, lb)]: [Input; 2]) -> Result<(CpuStorage, Shape)> {
         let name = self.name();
         let (m, k) = lx.shape().dims2()?;
         let n = self.0.n;
@@ -274,7 +269,7 @@ impl CustomOp2 for LinearOp {
 /// `a`: [..., m, k], `b`: [..., k, n] (the same batch dimensions) -> [..., m, n]
 pub fn batched_matmul(a: &Tensor, b: &Tensor, scale: f64) -> Result<Tensor> {
     if applies(&[a, b]) {
-        a.apply_op2_no_bwd(b, &BatchedMatmul { scale, bf16: true })
+        a.apply_op2_no_bwd(b, &Fused(BatchedMatmul { scale, bf16: true }))
     } else {
         super::batched_matmul(a, b, scale)
     }
@@ -294,7 +289,7 @@ pub fn batched_matmul_add(a: &Tensor, b: &Tensor, scale: f64, c: &Tensor) -> Res
         a.apply_op3_no_bwd(
             b,
             &c.broadcast_as(dims)?,
-            &BatchedMatmul { scale, bf16: true },
+            &Fused(BatchedMatmul { scale, bf16: true }),
         )
     } else {
         super::batched_matmul_add(a, b, scale, c)

@@ -4,9 +4,9 @@
 //! gemm per item. Operands may be strided views (heads split off a [batch, seq, hidden] tensor,
 //! `K^T`, a broadcast mask): nothing is copied.
 
-use super::fused;
 use super::operand::{per_item, product, Batched};
-use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
+use super::{fused, Fused, Grads, Input, Kernel};
+use candle_core::{CpuStorage, Result, Shape, Tensor};
 use gemm::Parallelism;
 use std::mem::MaybeUninit;
 
@@ -16,7 +16,7 @@ use std::mem::MaybeUninit;
 /// `a`: [..., m, k], `b`: [..., k, n] (the same batch dimensions) -> [..., m, n]
 pub fn batched_matmul(a: &Tensor, b: &Tensor, scale: f64) -> Result<Tensor> {
     if fused(a) && fused(b) && a.rank() >= 3 {
-        a.apply_op2(b, BatchedMatmul { scale, bf16: false })
+        a.apply_op2(b, Fused(BatchedMatmul { scale, bf16: false }))
     } else {
         composed(a, b, scale)
     }
@@ -34,7 +34,7 @@ pub fn batched_matmul_add(a: &Tensor, b: &Tensor, scale: f64, c: &Tensor) -> Res
         a.apply_op3(
             b,
             &c.broadcast_as(dims)?,
-            BatchedMatmul { scale, bf16: false },
+            Fused(BatchedMatmul { scale, bf16: false }),
         )
     } else {
         composed(a, b, scale)?.broadcast_add(c)
@@ -59,14 +59,19 @@ pub(super) struct BatchedMatmul {
 }
 
 impl BatchedMatmul {
+    /// The op's name, with the addend `c` (`add`) or without, for f32 or bf16 products.
+    fn op_name(&self, add: bool) -> &'static str {
+        match (add, self.bf16) {
+            (false, false) => "tinybert-batched-matmul",
+            (false, true) => "tinybert-batched-matmul-bf16",
+            (true, false) => "tinybert-batched-matmul-add",
+            (true, true) => "tinybert-batched-matmul-add-bf16",
+        }
+    }
+
     /// The products, written over `c`'s values when given (same shape as the output).
-    fn run(
-        &self,
-        a: (&CpuStorage, &Layout),
-        b: (&CpuStorage, &Layout),
-        c: Option<(&CpuStorage, &Layout)>,
-    ) -> Result<(CpuStorage, Shape)> {
-        let name = CustomOp2::name(self);
+    fn run(&self, a: Input, b: Input, c: Option<Input>) -> Result<(CpuStorage, Shape)> {
+        let name = self.op_name(false);
         let p = Batched::new(name, a, b, c)?;
         let out = if self.bf16 {
             super::bf16::products(&p, self.scale as f32, name)?
@@ -124,85 +129,45 @@ impl BatchedMatmul {
         unsafe { per_item(p.items(), m * n, || (), product) }
     }
 
-    /// `(da, db)` for the output gradient `g`.
-    fn grads(
-        &self,
-        a: &Tensor,
-        b: &Tensor,
-        g: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    /// `[da, db]` for the output gradient `g`.
+    fn product_grads(&self, a: &Tensor, b: &Tensor, g: &Tensor) -> Grads<2> {
         let r = a.rank();
-        let op = BatchedMatmul {
+        let op = Fused(BatchedMatmul {
             scale: self.scale,
             bf16: false,
-        };
+        });
         let da = g.apply_op2_no_bwd(&b.transpose(r - 2, r - 1)?, &op)?;
         let db = a.transpose(r - 2, r - 1)?.apply_op2_no_bwd(g, &op)?;
-        Ok((Some(da), Some(db)))
+        Ok([Some(da), Some(db)])
     }
 }
 
-impl CustomOp2 for BatchedMatmul {
+impl Kernel<2> for BatchedMatmul {
     fn name(&self) -> &'static str {
-        if self.bf16 {
-            "tinybert-batched-matmul-bf16"
-        } else {
-            "tinybert-batched-matmul"
-        }
+        self.op_name(false)
     }
 
-    fn cpu_fwd(
-        &self,
-        sa: &CpuStorage,
-        la: &Layout,
-        sb: &CpuStorage,
-        lb: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        self.run((sa, la), (sb, lb), None)
+    fn cpu(&self, [a, b]: [Input; 2]) -> Result<(CpuStorage, Shape)> {
+        self.run(a, b, None)
     }
 
-    fn bwd(
-        &self,
-        a: &Tensor,
-        b: &Tensor,
-        _y: &Tensor,
-        g: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        self.grads(a, b, g)
+    fn grads(&self, [a, b]: [&Tensor; 2], _y: &Tensor, g: &Tensor) -> Grads<2> {
+        self.product_grads(a, b, g)
     }
 }
 
-impl CustomOp3 for BatchedMatmul {
+impl Kernel<3> for BatchedMatmul {
     fn name(&self) -> &'static str {
-        if self.bf16 {
-            "tinybert-batched-matmul-add-bf16"
-        } else {
-            "tinybert-batched-matmul-add"
-        }
+        self.op_name(true)
     }
 
-    fn cpu_fwd(
-        &self,
-        sa: &CpuStorage,
-        la: &Layout,
-        sb: &CpuStorage,
-        lb: &Layout,
-        sc: &CpuStorage,
-        lc: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        self.run((sa, la), (sb, lb), Some((sc, lc)))
+    fn cpu(&self, [a, b, c]: [Input; 3]) -> Result<(CpuStorage, Shape)> {
+        self.run(a, b, Some(c))
     }
 
-    fn bwd(
-        &self,
-        a: &Tensor,
-        b: &Tensor,
-        c: &Tensor,
-        _y: &Tensor,
-        g: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (da, db) = self.grads(a, b, g)?;
-        Ok((da, db, c.track_op().then(|| g.clone())))
+    fn grads(&self, [a, b, c]: [&Tensor; 3], _y: &Tensor, g: &Tensor) -> Grads<3> {
+        let [da, db] = self.product_grads(a, b, g)?;
+        Ok([da, db, c.track_op().then(|| g.clone())])
     }
 }
 
