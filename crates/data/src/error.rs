@@ -1,17 +1,14 @@
 //! The data crate's one error type: every variant names the file (and line) at fault.
 
 use std::path::{Path, PathBuf};
+use tinybert_model::FileError;
 
 /// Errors from reading GLUE files and corpora, tokenising, and Parquet I/O.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file could not be opened, read or written.
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(FileError<std::io::Error>),
     /// A malformed input row: wrong column count, unknown label, bad number, invalid UTF-8.
     #[error("{path}:{line}: {msg}")]
     Row {
@@ -69,10 +66,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.to_path_buf(),
-            source,
-        }
+        Self::Io(FileError::new(path, None, source))
     }
 
     pub(crate) fn row(path: &Path, line: usize, msg: impl Into<String>) -> Self {
@@ -83,14 +77,16 @@ impl Error {
         }
     }
 
-    pub(crate) fn parquet(path: &Path, source: parquet::errors::ParquetError) -> Self {
+    /// A Parquet failure on `path` (the eval crate reports its own as these too).
+    pub fn parquet(path: &Path, source: parquet::errors::ParquetError) -> Self {
         Error::Parquet {
             path: path.to_path_buf(),
             source,
         }
     }
 
-    pub(crate) fn arrow(path: &Path, source: arrow::error::ArrowError) -> Self {
+    /// An Arrow failure on `path` (the eval crate reports its own as these too).
+    pub fn arrow(path: &Path, source: arrow::error::ArrowError) -> Self {
         Error::Arrow {
             path: path.to_path_buf(),
             source,

@@ -2,6 +2,7 @@
 //! fault.
 
 use std::path::PathBuf;
+use tinybert_model::FileError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -11,12 +12,8 @@ pub enum Error {
     /// A file whose content is wrong.
     #[error("{path}: {msg}")]
     File { path: PathBuf, msg: String },
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(FileError<std::io::Error>),
     /// A NaN or infinite loss, gradient or parameter: the run stopped without saving anything
     /// after the step.
     #[error("non-finite {what} at step {step}: training stopped; {checkpoint}")]
@@ -64,9 +61,6 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
+        Self::Io(FileError::new(path, None, source))
     }
 }

@@ -1,6 +1,7 @@
 //! The eval crate's one error type: every variant names the input, file or key at fault.
 
 use std::path::PathBuf;
+use tinybert_model::FileError;
 
 /// Errors from metrics, run folders, the paper's tables and report rendering.
 #[derive(Debug, thiserror::Error)]
@@ -55,20 +56,8 @@ pub enum Error {
         problem: &'static str,
     },
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    /// A JSON file or JSON Lines record did not parse or did not match the contract.
-    #[error("{path}{}: {source}", line.map(|l| format!(":{l}")).unwrap_or_default())]
-    Json {
-        path: PathBuf,
-        line: Option<usize>,
-        #[source]
-        source: serde_json::Error,
-    },
+    #[error(transparent)]
+    Io(FileError<std::io::Error>),
     /// A TOML file did not parse or did not match its schema.
     #[error("{path}: {source}")]
     Toml {
@@ -76,20 +65,14 @@ pub enum Error {
         #[source]
         source: Box<toml::de::Error>,
     },
-    /// A file parsed but its content is inconsistent; `key` says where.
-    #[error("{path}: {key}: {message}")]
-    Invalid {
-        path: PathBuf,
-        key: String,
-        message: String,
-    },
     /// Running the model failed.
     #[error(transparent)]
     Model(#[from] tinybert_model::Error),
-    /// Reading or batching a dataset failed.
+    /// Reading or batching a dataset, or encoding or decoding a Parquet file, failed.
     #[error(transparent)]
     Data(#[from] tinybert_data::Error),
-    /// Reading a run folder failed.
+    /// Reading or writing a run folder failed, or a file parsed but its content is inconsistent
+    /// ([`tinybert_run::Error::Invalid`], built by [`Error::invalid`]).
     #[error(transparent)]
     Run(#[from] tinybert_run::Error),
     /// A tensor operation failed.
@@ -111,20 +94,6 @@ pub enum Error {
     /// The model's classes are not the task's classes in the task's order.
     #[error("model {dir}: {message}")]
     LabelOrder { dir: PathBuf, message: String },
-    /// Parquet encoding or decoding failed.
-    #[error("{path}: parquet: {source}")]
-    Parquet {
-        path: PathBuf,
-        #[source]
-        source: parquet::errors::ParquetError,
-    },
-    /// Arrow array construction or conversion failed.
-    #[error("{path}: arrow: {source}")]
-    Arrow {
-        path: PathBuf,
-        #[source]
-        source: arrow::error::ArrowError,
-    },
     /// Writing or reading a zip archive failed.
     #[error("{path}: zip: {source}")]
     Zip {
@@ -142,10 +111,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
+        Self::Io(FileError::new(path, None, source))
     }
 
     pub(crate) fn row(path: impl Into<PathBuf>, line: usize, message: impl Into<String>) -> Self {
@@ -161,11 +127,7 @@ impl Error {
         key: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
-        Error::Invalid {
-            path: path.into(),
-            key: key.into(),
-            message: message.into(),
-        }
+        Self::Run(tinybert_run::Error::invalid(path, key, message))
     }
 }
 

@@ -188,11 +188,7 @@ fn write_metrics(dir: &Path, task: Task, splits: &[SplitResult]) -> Result<Optio
         (Task::MNLI, _) => serde_json::to_string_pretty(&scored),
         (_, Some(only)) => serde_json::to_string_pretty(only),
     }
-    .map_err(|source| Error::Json {
-        path: path.clone(),
-        line: None,
-        source,
-    })?;
+    .map_err(|source| tinybert_run::Error::json(&path, None, source))?;
     write_atomic(&path, format!("{json}\n").as_bytes())?;
     Ok(Some(path))
 }

@@ -129,7 +129,9 @@ pub fn write_leaderboard(
     text.push('\n');
     for (i, index) in indices.iter().enumerate() {
         let prediction = prediction_text(task, column, i).map_err(|e| match e {
-            Error::Invalid { key, message, .. } => Error::invalid(path, key, message),
+            Error::Run(tinybert_run::Error::Invalid { key, message, .. }) => {
+                Error::invalid(path, key, message)
+            }
             other => other,
         })?;
         // Writing into a String cannot fail.

@@ -85,11 +85,11 @@ fn unlabelled(task: Task, e: &Example) -> Error {
     } else {
         "a label of the wrong kind"
     };
-    Error::Invalid {
-        path: Default::default(),
-        key: format!("{} example {}", task.name(), e.guid),
-        message: format!("has {what}; scoring needs a labelled split"),
-    }
+    Error::invalid(
+        std::path::PathBuf::new(),
+        format!("{} example {}", task.name(), e.guid),
+        format!("has {what}; scoring needs a labelled split"),
+    )
 }
 
 #[cfg(test)]

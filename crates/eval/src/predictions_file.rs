@@ -137,10 +137,7 @@ fn record_batch(
 /// Writes `table` to `path` (through a temporary file and a rename).
 pub fn write_predictions(path: &Path, table: &PredictionTable) -> Result<()> {
     table.check_lengths(path)?;
-    let batch = record_batch(table).map_err(|source| Error::Arrow {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let batch = record_batch(table).map_err(|e| tinybert_data::Error::arrow(path, e))?;
     let labels: Vec<&str> = table.task.labels().to_vec();
     let metadata = vec![
         KeyValue::new(keys::TASK.into(), table.task.name().to_string()),
@@ -153,10 +150,7 @@ pub fn write_predictions(path: &Path, table: &PredictionTable) -> Result<()> {
         .set_key_value_metadata(Some(metadata))
         .build();
     write_atomic_with(path, |tmp| {
-        let parquet = |source| Error::Parquet {
-            path: tmp.to_path_buf(),
-            source,
-        };
+        let parquet = |e| tinybert_data::Error::parquet(tmp, e);
         let file = File::create(tmp).map_err(|e| Error::io(tmp, e))?;
         let mut writer =
             ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(parquet)?;
@@ -168,10 +162,7 @@ pub fn write_predictions(path: &Path, table: &PredictionTable) -> Result<()> {
 
 /// Reads a predictions file written by [`write_predictions`].
 pub fn read_predictions(path: &Path) -> Result<PredictionTable> {
-    let parquet = |source| Error::Parquet {
-        path: path.to_path_buf(),
-        source,
-    };
+    let parquet = |e| tinybert_data::Error::parquet(path, e);
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet)?;
     let kv = builder
@@ -204,10 +195,7 @@ pub fn read_predictions(path: &Path) -> Result<PredictionTable> {
     };
     let reader = builder.build().map_err(parquet)?;
     for batch in reader {
-        let batch = batch.map_err(|source| Error::Arrow {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let batch = batch.map_err(|e| tinybert_data::Error::arrow(path, e))?;
         append(&mut table, &batch).map_err(|m| Error::invalid(path, "columns", m))?;
     }
     Ok(table)

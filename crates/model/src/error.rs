@@ -1,16 +1,37 @@
-//! The model crate's one error type: every variant names the file, tensor or key at fault.
+//! The model crate's one error type: every variant names the file, tensor or key at fault; and
+//! [`FileError`], the failure about one file that every crate's error type reports I/O in.
 
 use std::path::PathBuf;
+
+/// A failure about one file, after its path and, when known, its 1-based line:
+/// `{path}[:{line}]: {source}`. Each crate's `Error` holds its I/O failures as one (and the run
+/// and eval crates their JSON ones), built by that crate's `Error::io`.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}{}: {source}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct FileError<E> {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+    #[source]
+    pub source: E,
+}
+
+impl<E> FileError<E> {
+    /// `source` about the file `path` (at `line`, when known).
+    pub fn new(path: impl Into<PathBuf>, line: Option<usize>, source: E) -> Self {
+        Self {
+            path: path.into(),
+            line,
+            source,
+        }
+    }
+}
 
 /// Errors from configs, checkpoints, tokenizers and model computation.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file could not be opened, read or written.
+    #[error(transparent)]
+    Io(FileError<std::io::Error>),
     #[error("{path}: invalid JSON: {source}")]
     Json {
         path: PathBuf,
@@ -49,9 +70,6 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
+        Self::Io(FileError::new(path, None, source))
     }
 }

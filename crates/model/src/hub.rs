@@ -25,10 +25,10 @@ pub fn resolve_model(spec: &str) -> Result<PathBuf> {
         )));
     }
     if spec.starts_with('.') || spec.starts_with('/') || spec.matches('/').count() > 1 {
-        return Err(Error::Io {
-            path: path.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such model folder"),
-        });
+        return Err(Error::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such model folder"),
+        ));
     }
     from_cache(spec).map_or_else(|| download(spec), Ok)
 }

@@ -24,7 +24,7 @@ pub mod weights;
 
 pub use bert::{BertModel, BertOutput, MASK_VALUE};
 pub use config::{BertConfig, ParamCounts, PRESETS};
-pub use error::{Error, Result};
+pub use error::{Error, FileError, Result};
 pub use heads::{FitDense, FitDenseKind, MlmHead, SequenceClassifier};
 pub use hub::resolve_model;
 pub use model::{Heads, Model, ModelOptions, Precision, Trainable, Want};

@@ -1,25 +1,17 @@
 //! The run crate's one error type: every variant names the file (and line or key) at fault.
 
 use std::path::PathBuf;
+use tinybert_model::FileError;
 
 /// Errors reading or writing a run folder, and from a dev evaluation.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(FileError<std::io::Error>),
     /// A JSON file or JSON Lines record did not parse or did not match the contract.
-    #[error("{path}{}: {source}", line.map(|l| format!(":{l}")).unwrap_or_default())]
-    Json {
-        path: PathBuf,
-        line: Option<usize>,
-        #[source]
-        source: serde_json::Error,
-    },
+    #[error(transparent)]
+    Json(FileError<serde_json::Error>),
     /// A file parsed but its content breaks the contract; `key` says where.
     #[error("{path}: {key}: {message}")]
     Invalid {
@@ -40,25 +32,17 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
+        Self::Io(FileError::new(path, None, source))
     }
 
-    pub(crate) fn json(
-        path: impl Into<PathBuf>,
-        line: Option<usize>,
-        source: serde_json::Error,
-    ) -> Self {
-        Error::Json {
-            path: path.into(),
-            line,
-            source,
-        }
+    /// A JSON failure on `path` (at `line` of a JSON Lines file).
+    pub fn json(path: impl Into<PathBuf>, line: Option<usize>, source: serde_json::Error) -> Self {
+        Self::Json(FileError::new(path, line, source))
     }
 
-    pub(crate) fn invalid(
+    /// A file whose content breaks its contract at `key` (the eval crate reports its own
+    /// invalid files as these too).
+    pub fn invalid(
         path: impl Into<PathBuf>,
         key: impl Into<String>,
         message: impl Into<String>,

@@ -26,8 +26,10 @@
 //! has AVX-512 BF16 and `TINYBERT_NO_BF16` is not set); callers fall back to the f32 kernels
 //! otherwise.
 
-use super::operand::Operand;
-use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
+use super::matmul::BatchedMatmul;
+use super::operand::{per_item, Batched, Operand};
+use super::{Fused, Input, Kernel};
+use candle_core::{bail, CpuStorage, Result, Shape, Tensor};
 use rayon::prelude::*;
 use std::sync::{Arc, OnceLock};
 
@@ -224,7 +226,7 @@ pub fn linear(x: &Tensor, packed: &Arc<PackedBf16>, bias: &Tensor) -> Result<Ten
     let y = x
         .contiguous()?
         .reshape((rows, k))?
-        .apply_op2_no_bwd(&bias.contiguous()?, &LinearOp(packed.clone()))?;
+        .apply_op2_no_bwd(&bias.contiguous()?, &Fused(LinearOp(packed.clone())))?;
     dims.push(packed.n);
     y.reshape(dims)
 }
@@ -232,18 +234,12 @@ pub fn linear(x: &Tensor, packed: &Arc<PackedBf16>, bias: &Tensor) -> Result<Ten
 /// The dense layer's op: `(x [m, k], bias [n]) -> x B + bias`.
 struct LinearOp(Arc<PackedBf16>);
 
-impl CustomOp2 for LinearOp {
+impl Kernel<2> for LinearOp {
     fn name(&self) -> &'static str {
         "tinybert-linear-bf16"
     }
 
-    fn cpu_fwd(
-        &self,
-        sx: &CpuStorage,
-        lx: &Layout,
-        sb: &CpuStorage,
-        lb: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn cpu(&self, [(sx, lx), (sb, lb)]: [Input; 2]) -> Result<(CpuStorage, Shape)> {
         let name = self.name();
         let (m, k) = lx.shape().dims2()?;
         let n = self.0.n;
@@ -273,7 +269,7 @@ impl CustomOp2 for LinearOp {
 /// `a`: [..., m, k], `b`: [..., k, n] (the same batch dimensions) -> [..., m, n]
 pub fn batched_matmul(a: &Tensor, b: &Tensor, scale: f64) -> Result<Tensor> {
     if applies(&[a, b]) {
-        a.apply_op2_no_bwd(b, &BatchedOp { scale })
+        a.apply_op2_no_bwd(b, &Fused(BatchedMatmul { scale, bf16: true }))
     } else {
         super::batched_matmul(a, b, scale)
     }
@@ -290,7 +286,11 @@ pub fn batched_matmul_add(a: &Tensor, b: &Tensor, scale: f64, c: &Tensor) -> Res
         if let Some(last) = dims.last_mut() {
             *last = b.dim(candle_core::D::Minus1)?;
         }
-        a.apply_op3_no_bwd(b, &c.broadcast_as(dims)?, &BatchedOp { scale })
+        a.apply_op3_no_bwd(
+            b,
+            &c.broadcast_as(dims)?,
+            &Fused(BatchedMatmul { scale, bf16: true }),
+        )
     } else {
         super::batched_matmul_add(a, b, scale, c)
     }
@@ -307,142 +307,74 @@ pub fn takes(x: &Tensor) -> bool {
     super::fused(x) && !x.track_op() && available()
 }
 
-/// Batched `scale · A B (+ C)`.
-struct BatchedOp {
-    scale: f64,
-}
+/// The bf16 products of the batched op ([`super::matmul`]'s, with `bf16` set) for the checked
+/// operands `p`: each item's operands converted and packed, then multiplied.
+pub(super) fn products(p: &Batched, scale: f32, name: &str) -> Result<Vec<f32>> {
+    if !available() {
+        bail!("{name}: this CPU has no AVX-512 BF16 (or {NO_BF16_ENV} is set)")
+    }
+    let Batched {
+        a, b, c, m, k, n, ..
+    } = p;
+    let (m, k, n) = (*m, *k, *n);
+    let items = p.items();
+    if m * n == 0 {
+        return Ok(Vec::new());
+    }
+    fn view<'a>(o: &Operand<'a>, i: usize) -> Strided<'a> {
+        Strided {
+            data: o.data,
+            offset: o.offsets[i],
+            rs: o.rows as usize,
+            cs: o.cols as usize,
+        }
+    }
+    let (sa, sb) = (view(a, 0), view(b, 0));
+    let last = items - 1;
+    let inside = [view(a, last).holds(m, k), sa.holds(m, k)];
+    if !(inside[0] && inside[1] && view(b, last).holds(k, n) && sb.holds(k, n)) {
+        bail!("{name}: an operand lies outside its storage")
+    }
+    // Item i into `dst` (m·n f32), with `threads` workers.
+    let item = |i: usize,
+                dst: &mut [std::mem::MaybeUninit<f32>],
+                bufs: &mut (Vec<u32>, Vec<Line>),
+                threads: usize| {
+        let dst = dst.as_mut_ptr().cast::<f32>();
+        let lda = pack_a(&view(a, i), m, k, &mut bufs.0, threads);
+        pack_b(&view(b, i), k, n, &mut bufs.1);
 
-impl BatchedOp {
-    fn run(
-        &self,
-        (sa, la): (&CpuStorage, &Layout),
-        (sb, lb): (&CpuStorage, &Layout),
-        c: Option<(&CpuStorage, &Layout)>,
-    ) -> Result<(CpuStorage, Shape)> {
-        let name = "tinybert-batched-matmul-bf16";
-        if !available() {
-            bail!("{name}: this CPU has no AVX-512 BF16 (or {NO_BF16_ENV} is set)")
-        }
-        let (da, db) = (la.dims(), lb.dims());
-        let r = da.len();
-        if r < 2 || db.len() != r || da[..r - 2] != db[..r - 2] || da[r - 1] != db[r - 2] {
-            bail!("{name}: cannot multiply {da:?} by {db:?}")
-        }
-        let (m, k, n) = (da[r - 2], da[r - 1], db[r - 1]);
-        let mut dims = da[..r - 2].to_vec();
-        dims.extend([m, n]);
-        let (a, b) = (Operand::new(sa, la, name)?, Operand::new(sb, lb, name)?);
-        let c = match c {
-            Some((s, l)) if l.dims() == dims => Some(Operand::new(s, l, name)?),
-            Some((_, l)) => bail!("{name}: addend {:?} is not {dims:?}", l.dims()),
-            None => None,
+        let c = c.as_ref().map(|c| (c, view(c, i)));
+        let rowvec = match &c {
+            Some((_, v)) if v.rs == 0 && v.cs == 1 => Some(&v.data[v.offset..v.offset + n]),
+            _ => None,
         };
-        let items = a.offsets.len();
-        let len = items * m * n;
-        if m * n == 0 {
-            return Ok((CpuStorage::F32(Vec::new()), Shape::from(dims)));
-        }
-        fn view<'a>(o: &Operand<'a>, i: usize) -> Strided<'a> {
-            Strided {
-                data: o.data,
-                offset: o.offsets[i],
-                rs: o.rows as usize,
-                cs: o.cols as usize,
-            }
-        }
-        let (sa, sb) = (view(&a, 0), view(&b, 0));
-        let last = items - 1;
-        let inside = [view(&a, last).holds(m, k), sa.holds(m, k)];
-        if !(inside[0] && inside[1] && view(&b, last).holds(k, n) && sb.holds(k, n)) {
-            bail!("{name}: an operand lies outside its storage")
-        }
-        let scale = self.scale as f32;
-        // Item i into `dst` (m·n f32), with `threads` workers.
-        let item = |i: usize, dst: *mut f32, bufs: &mut (Vec<u32>, Vec<Line>), threads: usize| {
-            let lda = pack_a(&view(&a, i), m, k, &mut bufs.0, threads);
-            pack_b(&view(&b, i), k, n, &mut bufs.1);
-
-            let c = c.as_ref().map(|c| (c, view(c, i)));
-            let rowvec = match &c {
-                Some((_, v)) if v.rs == 0 && v.cs == 1 => Some(&v.data[v.offset..v.offset + n]),
-                _ => None,
-            };
-            // SAFETY: `dst` has room for this item's m·n outputs (the caller's chunk); the
-            // buffers hold the packings of item i; the CPU supports the instructions (checked
-            // above).
-            unsafe {
-                product(
-                    (&bufs.0, lda),
-                    m,
-                    k,
-                    &bufs.1,
-                    n,
-                    Dst { ptr: dst, ldc: n },
-                    rowvec,
-                    scale,
-                    threads,
-                );
-                if let (Some((_, v)), None) = (&c, rowvec) {
-                    for r in 0..m {
-                        for j in 0..n {
-                            *dst.add(r * n + j) += v.at(r, j);
-                        }
+        // SAFETY: `dst` has room for this item's m·n outputs (the caller's chunk); the
+        // buffers hold the packings of item i; the CPU supports the instructions (checked
+        // above).
+        unsafe {
+            product(
+                (&bufs.0, lda),
+                m,
+                k,
+                &bufs.1,
+                n,
+                Dst { ptr: dst, ldc: n },
+                rowvec,
+                scale,
+                threads,
+            );
+            if let (Some((_, v)), None) = (&c, rowvec) {
+                for r in 0..m {
+                    for j in 0..n {
+                        *dst.add(r * n + j) += v.at(r, j);
                     }
                 }
             }
-        };
-        let mut out = Vec::with_capacity(len);
-        let threads = rayon::current_num_threads();
-        let chunks = out.spare_capacity_mut();
-        if items >= 2 * threads {
-            chunks.par_chunks_mut(m * n).enumerate().for_each_init(
-                || (Vec::new(), Vec::new()),
-                |bufs, (i, dst)| item(i, dst.as_mut_ptr().cast(), bufs, 1),
-            );
-        } else {
-            let mut bufs = (Vec::new(), Vec::new());
-            for (i, dst) in chunks.chunks_mut(m * n).enumerate() {
-                item(i, dst.as_mut_ptr().cast(), &mut bufs, threads);
-            }
         }
-        // SAFETY: every item's m·n elements were written by its product.
-        unsafe { out.set_len(len) };
-        Ok((CpuStorage::F32(out), Shape::from(dims)))
-    }
-}
-
-impl CustomOp2 for BatchedOp {
-    fn name(&self) -> &'static str {
-        "tinybert-batched-matmul-bf16"
-    }
-
-    fn cpu_fwd(
-        &self,
-        sa: &CpuStorage,
-        la: &Layout,
-        sb: &CpuStorage,
-        lb: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        self.run((sa, la), (sb, lb), None)
-    }
-}
-
-impl CustomOp3 for BatchedOp {
-    fn name(&self) -> &'static str {
-        "tinybert-batched-matmul-add-bf16"
-    }
-
-    fn cpu_fwd(
-        &self,
-        sa: &CpuStorage,
-        la: &Layout,
-        sb: &CpuStorage,
-        lb: &Layout,
-        sc: &CpuStorage,
-        lc: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        self.run((sa, la), (sb, lb), Some((sc, lc)))
-    }
+    };
+    // SAFETY: every item's m·n elements are written by its product.
+    Ok(unsafe { per_item(items, m * n, || (Vec::new(), Vec::new()), item) })
 }
 
 /// A strided view of f32 values: element (r, c) at `offset + r * rs + c * cs`.

@@ -1,10 +1,8 @@
 //! erf-GELU, `y = x/2 (1 + erf(x/√2))`, backward `dx = g (Φ(x) + x φ(x))`.
 
 use super::math::{erf, exp};
-use super::{fused, map_rows, map_rows2};
-use candle_core::{
-    bail, CpuStorage, CustomOp1, CustomOp2, InplaceOp1, Layout, Result, Shape, Tensor,
-};
+use super::{fused, map_rows, map_rows2, Fused, Input, Kernel};
+use candle_core::{bail, CpuStorage, CustomOp1, InplaceOp1, Layout, Result, Shape, Tensor};
 use multiversion::multiversion;
 use rayon::prelude::*;
 
@@ -69,7 +67,9 @@ impl CustomOp1 for Gelu {
     }
 
     fn bwd(&self, x: &Tensor, _y: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(x.apply_op2_no_bwd(&g.contiguous()?, &GeluGrad)?))
+        Ok(Some(
+            x.apply_op2_no_bwd(&g.contiguous()?, &Fused(GeluGrad))?,
+        ))
     }
 }
 
@@ -93,18 +93,12 @@ impl InplaceOp1 for Gelu {
 /// `(x, g) -> dx`.
 struct GeluGrad;
 
-impl CustomOp2 for GeluGrad {
+impl Kernel<2> for GeluGrad {
     fn name(&self) -> &'static str {
         "tinybert-gelu-erf-grad"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn cpu(&self, [(s1, l1), (s2, l2)]: [Input; 2]) -> Result<(CpuStorage, Shape)> {
         map_rows2(s1, l1, s2, l2, self.name(), ROW, gelu_grad)
     }
 }

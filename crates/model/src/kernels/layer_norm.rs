@@ -1,8 +1,10 @@
 //! LayerNorm over the last dimension, `y = (x - mean) / sqrt(var + eps) * w + b`, with a fused
 //! backward pass giving `dx`, `dw` and `db` from one pass over the rows.
 
-use super::{dot, f32_slice, fold8, fused, last_dim, rows_per_task, sum};
-use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, D};
+use super::{
+    dot, f32_slice, fold8, fused, last_dim, rows_per_task, sum, Fused, Grads, Input, Kernel,
+};
+use candle_core::{bail, CpuStorage, Layout, Result, Shape, Tensor, D};
 use multiversion::multiversion;
 use rayon::prelude::*;
 
@@ -16,7 +18,7 @@ pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Resul
         x.contiguous()?.apply_op3(
             &weight.contiguous()?,
             &bias.contiguous()?,
-            LayerNorm { eps: eps as f32 },
+            Fused(LayerNorm { eps: eps as f32 }),
         )
     } else {
         composed(x, weight, bias, eps)
@@ -99,20 +101,12 @@ fn check_params(op: &str, n: usize, params: &[&Layout]) -> Result<()> {
     }
 }
 
-impl CustomOp3 for LayerNorm {
+impl Kernel<3> for LayerNorm {
     fn name(&self) -> &'static str {
         "tinybert-layer-norm"
     }
 
-    fn cpu_fwd(
-        &self,
-        sx: &CpuStorage,
-        lx: &Layout,
-        sw: &CpuStorage,
-        lw: &Layout,
-        sb: &CpuStorage,
-        lb: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn cpu(&self, [(sx, lx), (sw, lw), (sb, lb)]: [Input; 3]) -> Result<(CpuStorage, Shape)> {
         let name = self.name();
         let n = last_dim(lx);
         check_params(name, n, &[lw, lb])?;
@@ -120,20 +114,14 @@ impl CustomOp3 for LayerNorm {
         super::map_rows(sx, lx, name, n, |y, x| norm_rows(y, x, w, b, self.eps))
     }
 
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        _b: &Tensor,
-        _y: &Tensor,
-        g: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    fn grads(&self, [x, w, _b]: [&Tensor; 3], _y: &Tensor, g: &Tensor) -> Grads<3> {
         let rows = x.elem_count() / x.dim(D::Minus1)?.max(1);
-        let packed = x.apply_op3_no_bwd(w, &g.contiguous()?, &LayerNormGrad { eps: self.eps })?;
+        let packed =
+            x.apply_op3_no_bwd(w, &g.contiguous()?, &Fused(LayerNormGrad { eps: self.eps }))?;
         let dx = packed.narrow(0, 0, rows)?.reshape(x.shape())?;
         let dw = packed.get(rows)?;
         let db = packed.get(rows + 1)?;
-        Ok((Some(dx), Some(dw), Some(db)))
+        Ok([Some(dx), Some(dw), Some(db)])
     }
 }
 
@@ -142,20 +130,12 @@ struct LayerNormGrad {
     eps: f32,
 }
 
-impl CustomOp3 for LayerNormGrad {
+impl Kernel<3> for LayerNormGrad {
     fn name(&self) -> &'static str {
         "tinybert-layer-norm-grad"
     }
 
-    fn cpu_fwd(
-        &self,
-        sx: &CpuStorage,
-        lx: &Layout,
-        sw: &CpuStorage,
-        lw: &Layout,
-        sg: &CpuStorage,
-        lg: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn cpu(&self, [(sx, lx), (sw, lw), (sg, lg)]: [Input; 3]) -> Result<(CpuStorage, Shape)> {
         let name = self.name();
         let (x, w, g) = (
             f32_slice(sx, lx, name)?,

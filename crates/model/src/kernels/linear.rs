@@ -4,10 +4,8 @@
 //! `x W^T` with `W^T` as a strided view runs at 45-120 GFLOP/s, stored row-major at 100-210).
 
 use super::operand::{product, Operand};
-use super::{f32_slice, fused};
-use candle_core::{
-    bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor,
-};
+use super::{f32_slice, fused, Fused, Grads, Input, Kernel};
+use candle_core::{bail, CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use gemm::Parallelism;
 use multiversion::multiversion;
 use rayon::prelude::*;
@@ -31,10 +29,11 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
     } else {
         weight.contiguous()?
     };
-    let y = x
-        .contiguous()?
-        .reshape((rows, k))?
-        .apply_op3(&weight, &bias.contiguous()?, Linear)?;
+    let y = x.contiguous()?.reshape((rows, k))?.apply_op3(
+        &weight,
+        &bias.contiguous()?,
+        Fused(Linear),
+    )?;
     dims.push(y.dim(1)?);
     y.reshape(dims)
 }
@@ -142,20 +141,12 @@ fn dims2(l: &Layout, op: &str, what: &str) -> Result<(usize, usize)> {
 
 struct Linear;
 
-impl CustomOp3 for Linear {
+impl Kernel<3> for Linear {
     fn name(&self) -> &'static str {
         "tinybert-linear"
     }
 
-    fn cpu_fwd(
-        &self,
-        sx: &CpuStorage,
-        lx: &Layout,
-        sw: &CpuStorage,
-        lw: &Layout,
-        sb: &CpuStorage,
-        lb: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn cpu(&self, [(sx, lx), (sw, lw), (sb, lb)]: [Input; 3]) -> Result<(CpuStorage, Shape)> {
         let name = self.name();
         let ((m, k), (n, kw)) = (dims2(lx, name, "input")?, dims2(lw, name, "weight")?);
         if kw != k || lb.dims() != [n] {
@@ -181,28 +172,21 @@ impl CustomOp3 for Linear {
         Ok((CpuStorage::F32(y), Shape::from((m, n))))
     }
 
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        b: &Tensor,
-        _y: &Tensor,
-        g: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    fn grads(&self, [x, w, b]: [&Tensor; 3], _y: &Tensor, g: &Tensor) -> Grads<3> {
         let g = g.contiguous()?;
         let dx = x
             .track_op()
-            .then(|| g.apply_op2_no_bwd(w, &LinearGrad::Input))
+            .then(|| g.apply_op2_no_bwd(w, &Fused(LinearGrad::Input)))
             .transpose()?;
         let dw = w
             .track_op()
-            .then(|| g.apply_op2_no_bwd(x, &LinearGrad::Weight))
+            .then(|| g.apply_op2_no_bwd(x, &Fused(LinearGrad::Weight)))
             .transpose()?;
         let db = b
             .track_op()
             .then(|| g.apply_op1_no_bwd(&ColumnSum))
             .transpose()?;
-        Ok((dx, dw, db))
+        Ok([dx, dw, db])
     }
 }
 
@@ -212,7 +196,7 @@ enum LinearGrad {
     Weight,
 }
 
-impl CustomOp2 for LinearGrad {
+impl Kernel<2> for LinearGrad {
     fn name(&self) -> &'static str {
         match self {
             Self::Input => "tinybert-linear-grad-input",
@@ -220,13 +204,7 @@ impl CustomOp2 for LinearGrad {
         }
     }
 
-    fn cpu_fwd(
-        &self,
-        sg: &CpuStorage,
-        lg: &Layout,
-        so: &CpuStorage,
-        lo: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn cpu(&self, [(sg, lg), (so, lo)]: [Input; 2]) -> Result<(CpuStorage, Shape)> {
         let name = self.name();
         let ((m, n), (r, k)) = (dims2(lg, name, "gradient")?, dims2(lo, name, "operand")?);
         let g = f32_slice(sg, lg, name)?;

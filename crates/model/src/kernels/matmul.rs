@@ -4,11 +4,10 @@
 //! gemm per item. Operands may be strided views (heads split off a [batch, seq, hidden] tensor,
 //! `K^T`, a broadcast mask): nothing is copied.
 
-use super::fused;
-use super::operand::{product, Operand};
-use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
+use super::operand::{per_item, product, Batched};
+use super::{fused, Fused, Grads, Input, Kernel};
+use candle_core::{CpuStorage, Result, Shape, Tensor};
 use gemm::Parallelism;
-use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
 /// `scale · a b` for every batch item, differentiable in both inputs.
@@ -17,7 +16,7 @@ use std::mem::MaybeUninit;
 /// `a`: [..., m, k], `b`: [..., k, n] (the same batch dimensions) -> [..., m, n]
 pub fn batched_matmul(a: &Tensor, b: &Tensor, scale: f64) -> Result<Tensor> {
     if fused(a) && fused(b) && a.rank() >= 3 {
-        a.apply_op2(b, BatchedMatmul { scale })
+        a.apply_op2(b, Fused(BatchedMatmul { scale, bf16: false }))
     } else {
         composed(a, b, scale)
     }
@@ -32,7 +31,11 @@ pub fn batched_matmul_add(a: &Tensor, b: &Tensor, scale: f64, c: &Tensor) -> Res
     if fused(a) && fused(b) && fused(c) && a.rank() >= 3 {
         let mut dims = a.dims().to_vec();
         *dims.last_mut().expect("rank >= 3") = b.dim(candle_core::D::Minus1)?;
-        a.apply_op3(b, &c.broadcast_as(dims)?, BatchedMatmul { scale })
+        a.apply_op3(
+            b,
+            &c.broadcast_as(dims)?,
+            Fused(BatchedMatmul { scale, bf16: false }),
+        )
     } else {
         composed(a, b, scale)?.broadcast_add(c)
     }
@@ -48,40 +51,47 @@ pub fn composed(a: &Tensor, b: &Tensor, scale: f64) -> Result<Tensor> {
     }
 }
 
-struct BatchedMatmul {
-    scale: f64,
+/// The batched product op, `scale · A B (+ C)` for every batch item: one f32 gemm per item, or
+/// when `bf16` the bf16 products of [`super::bf16`] (applied without a backward pass).
+pub(super) struct BatchedMatmul {
+    pub scale: f64,
+    pub bf16: bool,
 }
 
 impl BatchedMatmul {
+    /// The op's name, with the addend `c` (`add`) or without, for f32 or bf16 products.
+    fn op_name(&self, add: bool) -> &'static str {
+        match (add, self.bf16) {
+            (false, false) => "tinybert-batched-matmul",
+            (false, true) => "tinybert-batched-matmul-bf16",
+            (true, false) => "tinybert-batched-matmul-add",
+            (true, true) => "tinybert-batched-matmul-add-bf16",
+        }
+    }
+
     /// The products, written over `c`'s values when given (same shape as the output).
-    fn run(
-        &self,
-        (sa, la): (&CpuStorage, &Layout),
-        (sb, lb): (&CpuStorage, &Layout),
-        c: Option<(&CpuStorage, &Layout)>,
-    ) -> Result<(CpuStorage, Shape)> {
-        let name = "tinybert-batched-matmul";
-        let (da, db) = (la.dims(), lb.dims());
-        let r = da.len();
-        if db.len() != r || da[..r - 2] != db[..r - 2] || da[r - 1] != db[r - 2] {
-            bail!("{name}: cannot multiply {da:?} by {db:?}")
-        }
-        let (m, k, n) = (da[r - 2], da[r - 1], db[r - 1]);
-        let mut dims = da[..r - 2].to_vec();
-        dims.extend([m, n]);
-        let (a, b) = (Operand::new(sa, la, name)?, Operand::new(sb, lb, name)?);
-        let c = match c {
-            Some((s, l)) if l.dims() == dims => Some(Operand::new(s, l, name)?),
-            Some((_, l)) => bail!("{name}: addend {:?} is not {dims:?}", l.dims()),
-            None => None,
+    fn run(&self, a: Input, b: Input, c: Option<Input>) -> Result<(CpuStorage, Shape)> {
+        let name = self.op_name(false);
+        let p = Batched::new(name, a, b, c)?;
+        let out = if self.bf16 {
+            super::bf16::products(&p, self.scale as f32, name)?
+        } else {
+            self.products(&p)
         };
-        let len = a.offsets.len() * m * n;
+        Ok((CpuStorage::F32(out), Shape::from(p.dims)))
+    }
+
+    /// The f32 products: one gemm per item.
+    fn products(&self, p: &Batched) -> Vec<f32> {
+        let Batched {
+            a, b, c, m, k, n, ..
+        } = p;
+        let (m, k, n) = (*m, *k, *n);
         if m * n == 0 || (k == 0 && c.is_none()) {
-            return Ok((CpuStorage::F32(vec![0f32; len]), Shape::from(dims)));
+            return vec![0f32; p.items() * m * n];
         }
-        let mut out = Vec::with_capacity(len);
-        let product = |i: usize, dst: &mut [MaybeUninit<f32>], par: Parallelism| {
-            if let Some(c) = &c {
+        let product = |i: usize, dst: &mut [MaybeUninit<f32>], _: &mut (), threads: usize| {
+            if let Some(c) = c {
                 for (row, d) in dst.chunks_mut(n).enumerate() {
                     let start = c.offsets[i] + row * c.rows as usize;
                     if c.cols == 1 {
@@ -95,6 +105,11 @@ impl BatchedMatmul {
                     }
                 }
             }
+            let par = if threads > 1 {
+                Parallelism::Rayon(threads)
+            } else {
+                Parallelism::None
+            };
             // SAFETY: `dst` holds m·n elements, written by gemm (or by the addend above when it
             // reads them); every element read from `a` and `b` lies inside their storage, as
             // candle's layouts (their offsets and strides) describe it.
@@ -102,104 +117,57 @@ impl BatchedMatmul {
                 product(
                     (m, n, k),
                     dst.as_mut_ptr().cast::<f32>(),
-                    (&a, i),
-                    (&b, i),
+                    (a, i),
+                    (b, i),
                     self.scale as f32,
                     c.is_some(),
                     par,
                 )
             }
         };
-        let threads = rayon::current_num_threads();
-        let items = out.spare_capacity_mut();
-        if a.offsets.len() >= 2 * threads {
-            items
-                .par_chunks_mut(m * n)
-                .enumerate()
-                .for_each(|(i, dst)| product(i, dst, Parallelism::None));
-        } else {
-            let par = if threads > 1 {
-                Parallelism::Rayon(threads)
-            } else {
-                Parallelism::None
-            };
-            for (i, dst) in items.chunks_mut(m * n).enumerate() {
-                product(i, dst, par);
-            }
-        }
-        // SAFETY: every item's m·n elements were written above.
-        unsafe { out.set_len(len) };
-        Ok((CpuStorage::F32(out), Shape::from(dims)))
+        // SAFETY: gemm writes each item's m·n elements.
+        unsafe { per_item(p.items(), m * n, || (), product) }
     }
 
-    /// `(da, db)` for the output gradient `g`.
-    fn grads(
-        &self,
-        a: &Tensor,
-        b: &Tensor,
-        g: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    /// `[da, db]` for the output gradient `g`.
+    fn product_grads(&self, a: &Tensor, b: &Tensor, g: &Tensor) -> Grads<2> {
         let r = a.rank();
-        let op = BatchedMatmul { scale: self.scale };
+        let op = Fused(BatchedMatmul {
+            scale: self.scale,
+            bf16: false,
+        });
         let da = g.apply_op2_no_bwd(&b.transpose(r - 2, r - 1)?, &op)?;
         let db = a.transpose(r - 2, r - 1)?.apply_op2_no_bwd(g, &op)?;
-        Ok((Some(da), Some(db)))
+        Ok([Some(da), Some(db)])
     }
 }
 
-impl CustomOp2 for BatchedMatmul {
+impl Kernel<2> for BatchedMatmul {
     fn name(&self) -> &'static str {
-        "tinybert-batched-matmul"
+        self.op_name(false)
     }
 
-    fn cpu_fwd(
-        &self,
-        sa: &CpuStorage,
-        la: &Layout,
-        sb: &CpuStorage,
-        lb: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        self.run((sa, la), (sb, lb), None)
+    fn cpu(&self, [a, b]: [Input; 2]) -> Result<(CpuStorage, Shape)> {
+        self.run(a, b, None)
     }
 
-    fn bwd(
-        &self,
-        a: &Tensor,
-        b: &Tensor,
-        _y: &Tensor,
-        g: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        self.grads(a, b, g)
+    fn grads(&self, [a, b]: [&Tensor; 2], _y: &Tensor, g: &Tensor) -> Grads<2> {
+        self.product_grads(a, b, g)
     }
 }
 
-impl CustomOp3 for BatchedMatmul {
+impl Kernel<3> for BatchedMatmul {
     fn name(&self) -> &'static str {
-        "tinybert-batched-matmul-add"
+        self.op_name(true)
     }
 
-    fn cpu_fwd(
-        &self,
-        sa: &CpuStorage,
-        la: &Layout,
-        sb: &CpuStorage,
-        lb: &Layout,
-        sc: &CpuStorage,
-        lc: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        self.run((sa, la), (sb, lb), Some((sc, lc)))
+    fn cpu(&self, [a, b, c]: [Input; 3]) -> Result<(CpuStorage, Shape)> {
+        self.run(a, b, Some(c))
     }
 
-    fn bwd(
-        &self,
-        a: &Tensor,
-        b: &Tensor,
-        c: &Tensor,
-        _y: &Tensor,
-        g: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (da, db) = self.grads(a, b, g)?;
-        Ok((da, db, c.track_op().then(|| g.clone())))
+    fn grads(&self, [a, b, c]: [&Tensor; 3], _y: &Tensor, g: &Tensor) -> Grads<3> {
+        let [da, db] = self.product_grads(a, b, g)?;
+        Ok([da, db, c.track_op().then(|| g.clone())])
     }
 }
 

@@ -31,8 +31,92 @@ pub use matmul::{batched_matmul, batched_matmul_add};
 pub use mse::mse;
 pub use softmax::softmax_last_dim;
 
-use candle_core::{bail, CpuStorage, DType, Layout, Result, Shape, Tensor};
+use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
+
+/// One input of a kernel's CPU pass: its storage and layout.
+type Input<'a> = (&'a CpuStorage, &'a Layout);
+
+/// The gradients of a kernel's `N` inputs (`None` for an input that gets none).
+type Grads<const N: usize> = Result<[Option<Tensor>; N]>;
+
+/// A fused op with `N` (2 or 3) inputs: its CPU pass and its backward pass, over arrays of
+/// inputs. [`Fused`] makes it a candle custom op (`CustomOp2`, `CustomOp3`), so that the
+/// forwarding to candle's per-arity methods is written once; one-input ops implement candle's
+/// `CustomOp1` directly.
+trait Kernel<const N: usize>: Send + Sync {
+    /// The op's name, in errors.
+    fn name(&self) -> &'static str;
+
+    /// The output from the inputs' f32 storages and layouts.
+    fn cpu(&self, inputs: [Input; N]) -> Result<(CpuStorage, Shape)>;
+
+    /// The inputs' gradients from the inputs, the output `y` and its gradient `g`; none by
+    /// default (candle's "backward not supported" error).
+    fn grads(&self, _inputs: [&Tensor; N], _y: &Tensor, _g: &Tensor) -> Grads<N> {
+        Err(candle_core::Error::BackwardNotSupported { op: self.name() })
+    }
+}
+
+/// A [`Kernel`] as a candle custom op.
+struct Fused<K>(K);
+
+impl<K: Kernel<2>> CustomOp2 for Fused<K> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        self.0.cpu([(s1, l1), (s2, l2)])
+    }
+
+    fn bwd(
+        &self,
+        a1: &Tensor,
+        a2: &Tensor,
+        y: &Tensor,
+        g: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let [d1, d2] = self.0.grads([a1, a2], y, g)?;
+        Ok((d1, d2))
+    }
+}
+
+impl<K: Kernel<3>> CustomOp3 for Fused<K> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        self.0.cpu([(s1, l1), (s2, l2), (s3, l3)])
+    }
+
+    fn bwd(
+        &self,
+        a1: &Tensor,
+        a2: &Tensor,
+        a3: &Tensor,
+        y: &Tensor,
+        g: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let [d1, d2, d3] = self.0.grads([a1, a2, a3], y, g)?;
+        Ok((d1, d2, d3))
+    }
+}
 
 /// Elements per parallel task: rows are grouped so that each task has at least this much work.
 const MIN_TASK_ELEMS: usize = 1 << 14;

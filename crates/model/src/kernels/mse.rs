@@ -2,8 +2,8 @@
 //! below a floor in both tensors (TinyBERT's attention loss zeroes the masked scores): one pass
 //! forward, one backward, instead of the dozen passes and temporaries of the composed version.
 
-use super::{f32_slice, fold8, fused, map_rows2, rows_per_task};
-use candle_core::{bail, CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
+use super::{f32_slice, fold8, fused, map_rows2, rows_per_task, Fused, Grads, Input, Kernel};
+use candle_core::{bail, CpuStorage, Result, Shape, Tensor};
 use multiversion::multiversion;
 use rayon::prelude::*;
 
@@ -15,7 +15,7 @@ use rayon::prelude::*;
 pub fn mse(pred: &Tensor, target: &Tensor, floor: Option<f32>) -> Result<Tensor> {
     if fused(pred) && fused(target) && !target.track_op() {
         pred.contiguous()?
-            .apply_op2(&target.contiguous()?, Mse { floor })
+            .apply_op2(&target.contiguous()?, Fused(Mse { floor }))
     } else {
         composed(pred, target, floor)
     }
@@ -63,18 +63,12 @@ fn squared_error_grad(d: &mut [f32], p: &[f32], t: &[f32], floor: f32, scale: f3
     }
 }
 
-impl CustomOp2 for Mse {
+impl Kernel<2> for Mse {
     fn name(&self) -> &'static str {
         "tinybert-mse"
     }
 
-    fn cpu_fwd(
-        &self,
-        sp: &CpuStorage,
-        lp: &Layout,
-        st: &CpuStorage,
-        lt: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn cpu(&self, [(sp, lp), (st, lt)]: [Input; 2]) -> Result<(CpuStorage, Shape)> {
         let name = self.name();
         if lp.dims() != lt.dims() {
             bail!("{name}: shapes {:?} and {:?} differ", lp.dims(), lt.dims())
@@ -91,19 +85,13 @@ impl CustomOp2 for Mse {
         Ok((CpuStorage::F32(vec![mean]), Shape::from(())))
     }
 
-    fn bwd(
-        &self,
-        pred: &Tensor,
-        target: &Tensor,
-        _res: &Tensor,
-        g: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    fn grads(&self, [pred, target]: [&Tensor; 2], _res: &Tensor, g: &Tensor) -> Grads<2> {
         let scale = 2.0 * g.to_scalar::<f32>()? / pred.elem_count().max(1) as f32;
         let grad = MseGrad {
             floor: self.floor.unwrap_or(f32::NEG_INFINITY),
             scale,
         };
-        Ok((Some(pred.apply_op2_no_bwd(target, &grad)?), None))
+        Ok([Some(pred.apply_op2_no_bwd(target, &Fused(grad))?), None])
     }
 }
 
@@ -113,18 +101,12 @@ struct MseGrad {
     scale: f32,
 }
 
-impl CustomOp2 for MseGrad {
+impl Kernel<2> for MseGrad {
     fn name(&self) -> &'static str {
         "tinybert-mse-grad"
     }
 
-    fn cpu_fwd(
-        &self,
-        sp: &CpuStorage,
-        lp: &Layout,
-        st: &CpuStorage,
-        lt: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn cpu(&self, [(sp, lp), (st, lt)]: [Input; 2]) -> Result<(CpuStorage, Shape)> {
         let (floor, scale) = (self.floor, self.scale);
         map_rows2(sp, lp, st, lt, self.name(), 4096, |d, p, t| {
             squared_error_grad(d, p, t, floor, scale)

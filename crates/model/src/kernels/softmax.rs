@@ -1,7 +1,7 @@
 //! Softmax over the last dimension: `y = exp(x - max) / sum`, backward `dx = y (g - <g, y>)`.
 
-use super::{dot, fused, last_dim, map_rows, map_rows2, math::exp, max, sum};
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, D};
+use super::{dot, fused, last_dim, map_rows, map_rows2, math::exp, max, sum, Fused, Input, Kernel};
+use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor, D};
 use multiversion::multiversion;
 
 /// Softmax over the last dimension, differentiable (fused on the CPU for f32).
@@ -53,25 +53,21 @@ impl CustomOp1 for Softmax {
     }
 
     fn bwd(&self, _x: &Tensor, y: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(y.apply_op2_no_bwd(&g.contiguous()?, &SoftmaxGrad)?))
+        Ok(Some(
+            y.apply_op2_no_bwd(&g.contiguous()?, &Fused(SoftmaxGrad))?,
+        ))
     }
 }
 
 /// `(y, g) -> dx`.
 struct SoftmaxGrad;
 
-impl CustomOp2 for SoftmaxGrad {
+impl Kernel<2> for SoftmaxGrad {
     fn name(&self) -> &'static str {
         "tinybert-softmax-grad"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn cpu(&self, [(s1, l1), (s2, l2)]: [Input; 2]) -> Result<(CpuStorage, Shape)> {
         let n = last_dim(l1);
         map_rows2(s1, l1, s2, l2, self.name(), n, |dx, y, g| {
             softmax_grad_rows(dx, y, g, n)
