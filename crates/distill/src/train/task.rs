@@ -21,6 +21,9 @@ use tinybert_data::{logits_in_order, BatchTensors, Example, GlueDataset, Task};
 use tinybert_model::{Heads, Model, ModelOptions, Trainable, Want};
 use tinybert_run::{DevEval, Scores, Summary};
 
+/// Examples per teacher forward when the teacher's logits are cached (batched by length).
+const CACHE_BATCH: usize = 64;
+
 /// The data of a task run.
 pub struct TaskData {
     /// The task the run is for: the training set (and the dev set) must record it.
@@ -281,11 +284,10 @@ pub fn task_distill(
         Phase::Prediction => {
             let cache = if cfg.cache_teacher && !task.is_regression() {
                 run.progress.message("caching teacher logits");
-                // Batches of 64 by length.
                 Some(logits_in_order(
                     &teacher,
                     &train_ds.examples,
-                    64,
+                    CACHE_BATCH,
                     pad,
                     device,
                 )?)
