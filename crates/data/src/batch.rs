@@ -137,22 +137,24 @@ fn collate_labels<S: Sequence>(items: &[&S]) -> Result<BatchLabels> {
         None | Some(Label::None) if labels.iter().all(|l| *l == Label::None) => {
             Ok(BatchLabels::None)
         }
-        Some(Label::Class(_)) => labels
-            .iter()
-            .map(|l| l.class())
-            .collect::<Option<Vec<_>>>()
-            .map(BatchLabels::Classes)
-            .ok_or_else(|| Error::Invalid("a batch mixes class labels with other labels".into())),
-        Some(Label::Score(_)) => labels
-            .iter()
-            .map(|l| l.score())
-            .collect::<Option<Vec<_>>>()
-            .map(BatchLabels::Scores)
-            .ok_or_else(|| Error::Invalid("a batch mixes scores with other labels".into())),
+        Some(Label::Class(_)) => {
+            all_as(&labels, Label::class, "class labels").map(BatchLabels::Classes)
+        }
+        Some(Label::Score(_)) => all_as(&labels, Label::score, "scores").map(BatchLabels::Scores),
         _ => Err(Error::Invalid(
             "a batch mixes labelled and unlabelled examples".into(),
         )),
     }
+}
+
+/// Every label as `pick` reads it; a label it rejects is an error (the batch mixes `what` with
+/// other labels).
+fn all_as<T>(labels: &[Label], pick: fn(Label) -> Option<T>, what: &str) -> Result<Vec<T>> {
+    labels
+        .iter()
+        .map(|l| pick(*l))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| Error::Invalid(format!("a batch mixes {what} with other labels")))
 }
 
 impl Batch {

@@ -10,7 +10,8 @@
 //! - [`build_corpus`]: text into BERT pre-training instances (`[CLS] A [SEP] B [SEP]`),
 //!   streaming, parallel and deterministic;
 //! - [`GlueDataset::open`] / [`InstanceShards::open`] load them back, [`batches`] and
-//!   [`collate`] pad them into [`Batch`]es (and candle tensors).
+//!   [`collate`] pad them into [`Batch`]es (and candle tensors), [`logits_in_order`] runs a
+//!   classifier over them.
 //!
 //! The Parquet schemas and metadata are documented in [`schema`].
 
@@ -23,6 +24,7 @@ pub mod error;
 pub mod example;
 pub mod glue;
 mod json;
+pub mod logits;
 pub mod parquet_io;
 pub mod progress;
 pub mod schema;
@@ -40,6 +42,7 @@ pub use encode::Encoder;
 pub use error::{Error, Result};
 pub use example::{Example, Instance, Label, RawExample};
 pub use glue::{build_glue, read_glue_file, GlueBuildOptions, GlueSummary, ReadOptions};
+pub use logits::logits_in_order;
 pub use progress::{NoProgress, Progress};
 pub use schema::{DatasetKind, DatasetMeta, SCHEMA_VERSION};
 pub use task::{Input, MetricKind, Output, Task, TaskDef, TaskSpec};

@@ -81,6 +81,28 @@ pub struct DatasetMeta {
 }
 
 impl DatasetMeta {
+    /// The metadata of a GLUE dataset of `task`'s split `split` (labels: the task's, in id
+    /// order), tokenised to at most `max_seq_len` tokens by the tokenizer hashed
+    /// `tokenizer_hash`, whose `[PAD]` is `pad_id`.
+    pub fn glue(
+        task: Task,
+        split: &str,
+        tokenizer_hash: &str,
+        max_seq_len: usize,
+        pad_id: u32,
+    ) -> Self {
+        DatasetMeta {
+            kind: DatasetKind::Glue,
+            schema_version: SCHEMA_VERSION,
+            tokenizer_hash: tokenizer_hash.to_string(),
+            max_seq_len,
+            pad_id,
+            task: Some(task),
+            split: Some(split.to_string()),
+            labels: task.labels().iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
     /// The key-value pairs written into the Parquet footer.
     pub fn to_key_values(&self) -> Vec<KeyValue> {
         let mut m = BTreeMap::new();
@@ -209,6 +231,7 @@ pub fn pretraining_schema() -> SchemaRef {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tinybert_testkit::assert_mentions;
 
     #[test]
     fn metadata_round_trips_through_key_values() {
@@ -238,9 +261,6 @@ mod tests {
         let err = DatasetMeta::from_key_values(Path::new("p.parquet"), &kv)
             .unwrap_err()
             .to_string();
-        assert!(
-            err.contains("p.parquet") && err.contains("schema version 99"),
-            "{err}"
-        );
+        assert_mentions(&err, &["p.parquet", "schema version 99"]);
     }
 }

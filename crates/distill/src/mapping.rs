@@ -101,6 +101,7 @@ impl LayerMapping {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tinybert_testkit::assert_mentions;
 
     #[test]
     fn uniform_mapping_of_twelve_to_four_takes_every_third_layer() {
@@ -134,7 +135,7 @@ mod tests {
             .teacher_layers(6, 4)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("multiple"), "{err}");
+        assert_mentions(&err, &["multiple"]);
     }
 
     #[test]

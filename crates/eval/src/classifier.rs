@@ -101,6 +101,7 @@ pub fn check_classes(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tinybert_testkit::assert_mentions;
 
     fn strings(s: &[&str]) -> Vec<String> {
         s.iter().map(|s| s.to_string()).collect()
@@ -124,11 +125,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("model models/mnli:"), "{err}");
-        assert!(
-            err.contains("[entailment, neutral, contradiction]")
-                && err.contains("[contradiction, entailment, neutral]")
-                && err.contains("another order"),
-            "{err}"
+        assert_mentions(
+            &err,
+            &[
+                "[entailment, neutral, contradiction]",
+                "[contradiction, entailment, neutral]",
+                "another order",
+            ],
         );
         let other = strings(&["yes", "no"]);
         assert!(check_classes(Path::new("m"), Task::RTE, 2, Some(&other)).is_err());
@@ -139,6 +142,6 @@ mod tests {
         let err = check_classes(Path::new("m"), Task::RTE, 3, None)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("3 outputs, RTE needs 2"), "{err}");
+        assert_mentions(&err, &["3 outputs, RTE needs 2"]);
     }
 }

@@ -8,30 +8,35 @@ use crate::predict::Predictions;
 use crate::scoring;
 use tinybert_run::Scores;
 
-/// Predictions of one split, in example order.
+/// Predictions of one split, in example order: class ids, or regression values of width `V`.
 #[derive(Debug, Clone, PartialEq)]
-pub enum PredictionColumn {
+pub enum Column<V> {
     /// Class ids: indices into [`Task::labels`].
     Classes(Vec<u32>),
     /// Regression outputs (STS-B).
-    Values(Vec<f32>),
+    Values(Vec<V>),
 }
+
+/// A model's predictions: regression outputs as the model computes them (`f32`).
+pub type PredictionColumn = Column<f32>;
 
 impl PredictionColumn {
     /// The model's answer per example: arg-max class, or the single output of a regression.
     pub fn from_predictions(task: Task, predictions: &Predictions) -> Self {
         if task.is_regression() {
-            PredictionColumn::Values(predictions.values())
+            Column::Values(predictions.values())
         } else {
-            PredictionColumn::Classes(predictions.classes())
+            Column::Classes(predictions.classes())
         }
     }
+}
 
+impl<V: Copy + Into<f64>> Column<V> {
     /// Number of examples.
     pub fn len(&self) -> usize {
         match self {
-            PredictionColumn::Classes(c) => c.len(),
-            PredictionColumn::Values(v) => v.len(),
+            Column::Classes(c) => c.len(),
+            Column::Values(v) => v.len(),
         }
     }
 
@@ -44,46 +49,28 @@ impl PredictionColumn {
     /// predictions in errors.
     pub fn score(&self, task: Task, gold: &[Label], source: &str) -> Result<Scores> {
         match self {
-            PredictionColumn::Classes(p) => score_classes(task, p, gold, source),
-            PredictionColumn::Values(p) => score_values(task, p, gold, source),
+            Column::Classes(p) => {
+                scoring::evaluate_classes(task, p, &gold_column(task, gold, source, Label::class)?)
+            }
+            Column::Values(p) => {
+                scoring::evaluate_values(task, p, &gold_column(task, gold, source, Label::score)?)
+            }
         }
     }
 }
 
-/// Scores class ids against gold labels (same order); `source` names the predictions in
-/// errors.
-pub fn score_classes(
+/// The gold labels as `pick` reads them (class ids or scores); the first label `pick` rejects
+/// is an error naming its index and `source`.
+fn gold_column<T>(
     task: Task,
-    predictions: &[u32],
     gold: &[Label],
     source: &str,
-) -> Result<Scores> {
-    let mut g = Vec::with_capacity(gold.len());
-    for (i, label) in gold.iter().enumerate() {
-        match label {
-            Label::Class(c) => g.push(*c),
-            other => return Err(not_gold(task, i, other, source)),
-        }
-    }
-    scoring::evaluate_classes(task, predictions, &g)
-}
-
-/// Scores regression values (any float width: prediction files are read as `f64`) against
-/// gold scores (same order); `source` names the predictions in errors.
-pub fn score_values<P: Copy + Into<f64>>(
-    task: Task,
-    predictions: &[P],
-    gold: &[Label],
-    source: &str,
-) -> Result<Scores> {
-    let mut g = Vec::with_capacity(gold.len());
-    for (i, label) in gold.iter().enumerate() {
-        match label {
-            Label::Score(s) => g.push(*s),
-            other => return Err(not_gold(task, i, other, source)),
-        }
-    }
-    scoring::evaluate_values(task, predictions, &g)
+    pick: fn(Label) -> Option<T>,
+) -> Result<Vec<T>> {
+    gold.iter()
+        .enumerate()
+        .map(|(i, label)| pick(*label).ok_or_else(|| not_gold(task, i, label, source)))
+        .collect()
 }
 
 fn not_gold(task: Task, i: usize, label: &Label, source: &str) -> Error {
@@ -102,6 +89,7 @@ fn not_gold(task: Task, i: usize, label: &Label, source: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tinybert_testkit::assert_mentions;
 
     #[test]
     fn classification_takes_the_arg_max_and_regression_the_first_output() {
@@ -124,10 +112,7 @@ mod tests {
         let gold = [Label::Class(1), Label::None];
         let err = p.score(Task::RTE, &gold, "preds.tsv").unwrap_err();
         let msg = err.to_string();
-        assert!(
-            msg.contains("preds.tsv") && msg.contains("gold label 1"),
-            "{msg}"
-        );
+        assert_mentions(&msg, &["preds.tsv", "gold label 1"]);
         let ok = p
             .score(Task::RTE, &[Label::Class(1), Label::Class(1)], "p")
             .unwrap();

@@ -143,6 +143,7 @@ pub fn write_leaderboard(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tinybert_testkit::assert_mentions;
 
     #[test]
     fn mnli_test_sets_map_to_m_and_mm_files() {
@@ -161,7 +162,7 @@ mod tests {
             "SST-2.tsv"
         );
         let err = leaderboard_file(Task::RTE, "dev").unwrap_err().to_string();
-        assert!(err.contains("`dev` has no leaderboard file"), "{err}");
+        assert_mentions(&err, &["`dev` has no leaderboard file"]);
     }
 
     #[test]

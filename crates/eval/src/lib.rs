@@ -37,7 +37,7 @@ pub mod scoring;
 pub mod submission;
 
 pub use classifier::{check_classes, load_classifier};
-pub use column::PredictionColumn;
+pub use column::{Column, PredictionColumn};
 pub use dev::DevSet;
 pub use error::{Error, Result};
 pub use evaluate::{evaluate_glue, EvalData, EvalOptions, EvalResult, SplitResult, METRICS_JSON};

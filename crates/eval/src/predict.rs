@@ -3,8 +3,8 @@
 
 use crate::error::{Error, Result};
 use crate::scoring;
-use candle_core::{DType, Device, IndexOp};
-use tinybert_data::{collate, length_sorted_batches, Example, Label, Padding, Task};
+use candle_core::Device;
+use tinybert_data::{logits_in_order, Example, Label, Task};
 use tinybert_model::Model;
 use tinybert_run::Scores;
 
@@ -46,19 +46,7 @@ pub fn predict(
     pad_id: u32,
     device: &Device,
 ) -> Result<Predictions> {
-    let mut logits = vec![Vec::new(); examples.len()];
-    for chunk in length_sorted_batches(examples, batch_size) {
-        let items: Vec<&Example> = chunk.iter().map(|&i| &examples[i]).collect();
-        let t = collate(&items, Padding::Longest, pad_id)?.to_tensors(device)?;
-        let out = model.forward_t(&t.input_ids, &t.token_type_ids, &t.attention_mask, false)?;
-        let l = model
-            .logits(&out)?
-            .to_dtype(DType::F32)?
-            .to_device(&Device::Cpu)?;
-        for (row, &i) in chunk.iter().enumerate() {
-            logits[i] = l.i(row)?.to_vec1::<f32>()?;
-        }
-    }
+    let logits = logits_in_order(model, examples, batch_size, pad_id, device)?;
     Ok(Predictions { logits })
 }
 

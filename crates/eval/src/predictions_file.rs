@@ -19,7 +19,9 @@ use arrow::array::{
     Array, ArrayRef, AsArray, Float32Array, Int64Array, ListArray, RecordBatch, StringArray,
 };
 use arrow::buffer::OffsetBuffer;
-use arrow::datatypes::{DataType, Field, Float32Type, Int64Type, Schema, SchemaRef};
+use arrow::datatypes::{
+    ArrowPrimitiveType, DataType, Field, Float32Type, Int64Type, Schema, SchemaRef,
+};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
@@ -236,40 +238,53 @@ fn append(table: &mut PredictionTable, batch: &RecordBatch) -> std::result::Resu
     }
     match &mut table.predictions {
         PredictionColumn::Classes(out) => {
-            let p = pred_col
-                .as_primitive_opt::<Int64Type>()
-                .ok_or_else(|| wrong_type("prediction", pred_col))?;
-            let l = label_col
-                .as_primitive_opt::<Int64Type>()
-                .ok_or_else(|| wrong_type("label", label_col))?;
             let class = |v: i64, r: usize| {
                 u32::try_from(v).map_err(|_| format!("row {r}: class id {v} is out of range"))
             };
-            for r in 0..batch.num_rows() {
-                out.push(class(p.value(r), r)?);
-                table.gold.push(if l.is_valid(r) {
-                    Label::Class(class(l.value(r), r)?)
-                } else {
-                    Label::None
-                });
-            }
+            append_rows::<Int64Type, _>(
+                pred_col,
+                label_col,
+                out,
+                &mut table.gold,
+                class,
+                Label::Class,
+            )
         }
-        PredictionColumn::Values(out) => {
-            let p = pred_col
-                .as_primitive_opt::<Float32Type>()
-                .ok_or_else(|| wrong_type("prediction", pred_col))?;
-            let l = label_col
-                .as_primitive_opt::<Float32Type>()
-                .ok_or_else(|| wrong_type("label", label_col))?;
-            for r in 0..batch.num_rows() {
-                out.push(p.value(r));
-                table.gold.push(if l.is_valid(r) {
-                    Label::Score(l.value(r))
-                } else {
-                    Label::None
-                });
-            }
-        }
+        PredictionColumn::Values(out) => append_rows::<Float32Type, _>(
+            pred_col,
+            label_col,
+            out,
+            &mut table.gold,
+            |v, _| Ok(v),
+            Label::Score,
+        ),
+    }
+}
+
+/// Appends the `prediction` column's values (as `value` reads them; it gets the row too) to
+/// `out` and the `label` column's to `gold` (nulls as [`Label::None`]); both columns must have
+/// the arrow type `T`.
+fn append_rows<T: ArrowPrimitiveType, V>(
+    pred_col: &ArrayRef,
+    label_col: &ArrayRef,
+    out: &mut Vec<V>,
+    gold: &mut Vec<Label>,
+    value: impl Fn(T::Native, usize) -> std::result::Result<V, String>,
+    label: fn(V) -> Label,
+) -> std::result::Result<(), String> {
+    let p = pred_col
+        .as_primitive_opt::<T>()
+        .ok_or_else(|| wrong_type("prediction", pred_col))?;
+    let l = label_col
+        .as_primitive_opt::<T>()
+        .ok_or_else(|| wrong_type("label", label_col))?;
+    for r in 0..p.len() {
+        out.push(value(p.value(r), r)?);
+        gold.push(if l.is_valid(r) {
+            label(value(l.value(r), r)?)
+        } else {
+            Label::None
+        });
     }
     Ok(())
 }
@@ -277,6 +292,7 @@ fn append(table: &mut PredictionTable, batch: &RecordBatch) -> std::result::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tinybert_testkit::assert_mentions;
 
     fn table(task: Task, predictions: PredictionColumn, gold: Vec<Label>) -> PredictionTable {
         let n = predictions.len();
@@ -291,30 +307,30 @@ mod tests {
         }
     }
 
-    #[test]
-    fn classification_predictions_round_trip_with_null_labels() {
+    /// Writes `t` and reads it back unchanged.
+    fn assert_round_trips(t: PredictionTable) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.parquet");
-        let t = table(
-            Task::MNLI,
-            PredictionColumn::Classes(vec![2, 0, 1]),
-            vec![Label::Class(2), Label::None, Label::Class(0)],
-        );
         write_predictions(&path, &t).unwrap();
         assert_eq!(read_predictions(&path).unwrap(), t);
     }
 
     #[test]
+    fn classification_predictions_round_trip_with_null_labels() {
+        assert_round_trips(table(
+            Task::MNLI,
+            PredictionColumn::Classes(vec![2, 0, 1]),
+            vec![Label::Class(2), Label::None, Label::Class(0)],
+        ));
+    }
+
+    #[test]
     fn regression_predictions_round_trip() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("p.parquet");
-        let t = table(
+        assert_round_trips(table(
             Task::STSB,
             PredictionColumn::Values(vec![1.5, 4.25]),
             vec![Label::Score(2.0), Label::Score(4.0)],
-        );
-        write_predictions(&path, &t).unwrap();
-        assert_eq!(read_predictions(&path).unwrap(), t);
+        ));
     }
 
     #[test]
@@ -327,10 +343,7 @@ mod tests {
             vec![Label::Class(0)],
         );
         let err = write_predictions(&path, &t).unwrap_err().to_string();
-        assert!(
-            err.contains("label") && err.contains("1 rows, but 2 guids"),
-            "{err}"
-        );
+        assert_mentions(&err, &["label", "1 rows, but 2 guids"]);
         assert!(!path.exists());
     }
 }

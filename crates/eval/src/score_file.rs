@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use tinybert_data::task::is_test_split;
 use tinybert_data::{glue::glue_file_path, read_glue_file, Label, ReadOptions, Task};
 
-use crate::column::{score_classes, score_values};
+use crate::column::Column;
 use crate::error::{Error, Result};
 use crate::leaderboard::LEADERBOARD_HEADER;
 use tinybert_run::Scores;
@@ -31,24 +31,9 @@ pub enum Predicted {
     Value(f64),
 }
 
-/// A prediction file's predictions in index order.
-#[derive(Debug, Clone, PartialEq)]
-pub enum FileColumn {
-    /// Class ids: indices into [`Task::labels`].
-    Classes(Vec<u32>),
-    /// Regression values (STS-B).
-    Values(Vec<f64>),
-}
-
-impl FileColumn {
-    /// Scores against the gold labels of the same examples; `source` names the file in errors.
-    pub fn score(&self, task: Task, gold: &[Label], source: &str) -> Result<Scores> {
-        match self {
-            FileColumn::Classes(p) => score_classes(task, p, gold, source),
-            FileColumn::Values(p) => score_values(task, p, gold, source),
-        }
-    }
-}
+/// A prediction file's predictions in index order; regression values are read at full
+/// precision (`f64`).
+pub type FileColumn = Column<f64>;
 
 /// One data row of a prediction file.
 #[derive(Debug, Clone, PartialEq)]
@@ -281,6 +266,7 @@ pub fn score_prediction_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tinybert_testkit::assert_mentions;
 
     fn write(dir: &Path, text: &str) -> PathBuf {
         let p = dir.join("preds.tsv");
@@ -327,10 +313,7 @@ mod tests {
         let err = read_prediction_file(&bad, Task::STSB)
             .unwrap_err()
             .to_string();
-        assert!(
-            err.contains("preds.tsv:1:") && err.contains("not a finite number"),
-            "{err}"
-        );
+        assert_mentions(&err, &["preds.tsv:1:", "not a finite number"]);
     }
 
     #[test]
@@ -369,17 +352,12 @@ mod tests {
         let p = write(dir.path(), "0\tentailment\n2\tentailment\n");
         let f = read_prediction_file(&p, Task::RTE).unwrap();
         let err = f.column(3, "RTE dev").unwrap_err().to_string();
-        assert!(
-            err.contains("preds.tsv")
-                && err.contains("index 1")
-                && err.contains("2 predictions for the 3 examples"),
-            "{err}"
+        assert_mentions(
+            &err,
+            &["preds.tsv", "index 1", "2 predictions for the 3 examples"],
         );
         let err = f.column(2, "RTE dev").unwrap_err().to_string();
-        assert!(
-            err.contains("preds.tsv:2:") && err.contains("beyond the 2 examples"),
-            "{err}"
-        );
+        assert_mentions(&err, &["preds.tsv:2:", "beyond the 2 examples"]);
     }
 
     #[test]
@@ -389,6 +367,6 @@ mod tests {
         let err = score_prediction_file(Task::RTE, dir.path(), "test", &p)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("no gold labels"), "{err}");
+        assert_mentions(&err, &["no gold labels"]);
     }
 }

@@ -8,6 +8,8 @@
 //!   workspace). When a path is absent it prints `SKIPPED (../shared/<what> absent)` and
 //!   returns `None`, so the test can return early; with `TINYBERT_REQUIRE_SHARED=1` (set by CI,
 //!   where `../shared` is present) it panics instead, so a test cannot pass by skipping there.
+//! - [`assert_mentions`]: the one check that an error message names what it should (the file,
+//!   the line, the key), showing the whole message when it does not.
 
 use candle_core::{DType, Tensor};
 use std::path::{Path, PathBuf};
@@ -190,6 +192,22 @@ pub fn shared(what: &str) -> Option<PathBuf> {
     None
 }
 
+/// Panics unless `message` (an error's text) contains every one of `parts`; the panic shows the
+/// message and the parts it lacks.
+#[track_caller]
+pub fn assert_mentions(message: impl std::fmt::Display, parts: &[&str]) {
+    let message = message.to_string();
+    let missing: Vec<&str> = parts
+        .iter()
+        .copied()
+        .filter(|p| !message.contains(p))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{message}\n(does not mention {missing:?})"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,6 +251,20 @@ mod tests {
     #[should_panic(expected = "worst element")]
     fn assert_close_panics_with_the_message() {
         assert_close("p", &[0.0f32][..], &[1.0f32][..], Tol::abs(0.5));
+    }
+
+    #[test]
+    fn a_message_mentioning_every_part_passes() {
+        assert_mentions(
+            "data.tsv:3: unknown label",
+            &["data.tsv:3:", "unknown label"],
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "(does not mention [\"line 4\"])")]
+    fn a_message_lacking_a_part_panics_naming_it() {
+        assert_mentions("data.tsv:3: unknown label", &["data.tsv", "line 4"]);
     }
 
     #[test]

@@ -35,7 +35,7 @@ struct FieldPlan {
 }
 
 /// Settings of the variant generation.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DrawSettings {
     pub n_aug: usize,
     pub k: usize,

@@ -31,7 +31,7 @@ pub mod words;
 pub use chunk::ChunkStats;
 pub use glove::GloveIndex;
 pub use mlm::{MlmPredictor, MlmQuery, MlmStats};
-pub use options::AugmentOptions;
+pub use options::{AugmentOptions, AugmentSettings};
 pub use output::{AUGMENTED_SPLIT, TSV_NAME};
 pub use pipeline::{augment_glue, AugmentOutcome, AugmentSummary};
 pub use stopwords::{is_candidate, STOP_WORDS};

@@ -1,5 +1,6 @@
 //! What `tinybert data augment` is asked to do: [`AugmentOptions`] with the reference settings.
 
+use super::chunk::DrawSettings;
 use crate::error::{Error, Result};
 use crate::task::Task;
 use std::path::PathBuf;
@@ -44,6 +45,17 @@ pub struct AugmentOptions {
     pub log_candidates: Option<PathBuf>,
 }
 
+/// The settings of [`AugmentOptions`] an augmented row depends on (N_a, K, p, the seed) and the
+/// teacher batch and chunk sizes the run works in: recorded (flattened) in `partial/`'s manifest,
+/// whose chunks are reused only under the same ones, and in `summary.json`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AugmentSettings {
+    #[serde(flatten)]
+    pub draw: DrawSettings,
+    pub batch_size: usize,
+    pub chunk_size: usize,
+}
+
 impl AugmentOptions {
     /// The reference settings: 100,000 GloVe words, N_a 20, K 15, p 0.4, seed 42, batches of
     /// 64, chunks of 512 examples.
@@ -66,6 +78,20 @@ impl AugmentOptions {
             output,
             stop: None,
             log_candidates: None,
+        }
+    }
+
+    /// The settings the augmented rows depend on, and the sizes the run works in.
+    pub fn settings(&self) -> AugmentSettings {
+        AugmentSettings {
+            draw: DrawSettings {
+                n_aug: self.n_aug,
+                k: self.k,
+                p: self.p,
+                seed: self.seed,
+            },
+            batch_size: self.batch_size,
+            chunk_size: self.chunk_size,
         }
     }
 

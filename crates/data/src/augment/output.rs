@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::example::RawExample;
 use crate::glue::pad_id;
 use crate::parquet_io::{arrays, prepare_output_dir, ShardInfo, ShardWriter};
-use crate::schema::{glue_schema, DatasetKind, DatasetMeta, SCHEMA_VERSION};
+use crate::schema::{glue_schema, DatasetMeta};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use tinybert_model::io::AtomicFile;
@@ -43,16 +43,13 @@ pub fn write_outputs(
     let task = opts.task;
     let max_seq_len = opts.max_seq_len.unwrap_or(task.default_max_seq_len());
     let encoder = Encoder::new(tok, max_seq_len)?;
-    let meta = DatasetMeta {
-        kind: DatasetKind::Glue,
-        schema_version: SCHEMA_VERSION,
-        tokenizer_hash: tokenizer_hash.to_string(),
+    let meta = DatasetMeta::glue(
+        task,
+        AUGMENTED_SPLIT,
+        tokenizer_hash,
         max_seq_len,
-        pad_id: pad_id(tok),
-        task: Some(task),
-        split: Some(AUGMENTED_SPLIT.to_string()),
-        labels: task.labels().iter().map(|s| s.to_string()).collect(),
-    };
+        pad_id(tok),
+    );
     let dir = &opts.output;
     prepare_output_dir(dir)?;
     let schema = glue_schema(task.is_regression(), true);

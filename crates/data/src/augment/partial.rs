@@ -4,6 +4,7 @@
 //! them. The final outputs are assembled from the chunks, so an interrupted and resumed run
 //! writes exactly what an uninterrupted one does.
 
+use super::options::AugmentSettings;
 use crate::error::{Error, Result};
 use crate::json::write_json;
 use crate::tsv::Lines;
@@ -26,12 +27,8 @@ pub struct RunKey {
     /// BLAKE3 of the GloVe file.
     pub glove_hash: String,
     pub glove_words: usize,
-    pub n_aug: usize,
-    pub k: usize,
-    pub p: f64,
-    pub seed: u64,
-    pub batch_size: usize,
-    pub chunk_size: usize,
+    #[serde(flatten)]
+    pub settings: AugmentSettings,
 }
 
 /// The `partial/` folder of one output folder.

@@ -2,10 +2,10 @@
 //! Parquet dataset with `source_index`, and `summary.json` (SPEC §5).
 
 use super::candidate_log::CandidateLog;
-use super::chunk::{Augmenter, ChunkStats, DrawSettings};
+use super::chunk::{Augmenter, ChunkStats};
 use super::glove::GloveIndex;
 use super::mlm::MlmPredictor;
-use super::options::AugmentOptions;
+use super::options::{AugmentOptions, AugmentSettings};
 use super::output::{write_outputs, Written};
 use super::partial::{hash_file, teacher_fingerprint, Partial, RunKey};
 use super::source::{read_source, SourceFile};
@@ -52,12 +52,8 @@ pub struct AugmentSummary {
     pub chunks: usize,
     /// Chunks taken from an interrupted earlier run.
     pub resumed_chunks: usize,
-    pub n_aug: usize,
-    pub k: usize,
-    pub p: f64,
-    pub seed: u64,
-    pub batch_size: usize,
-    pub chunk_size: usize,
+    #[serde(flatten)]
+    pub settings: AugmentSettings,
     pub threads: usize,
     pub glove: PathBuf,
     pub glove_words: usize,
@@ -115,12 +111,7 @@ pub fn augment_glue(
         splitter: WordSplitter::new(tok),
         mlm,
         glove: &glove,
-        settings: DrawSettings {
-            n_aug: opts.n_aug,
-            k: opts.k,
-            p: opts.p,
-            seed: opts.seed,
-        },
+        settings: opts.settings().draw,
         text_columns: source.text_columns.clone(),
         cache: HashMap::new(),
     };
@@ -190,12 +181,7 @@ fn run_key(
         tokenizer_hash: tokenizer_hash.to_string(),
         glove_hash: hash_file(&opts.glove)?,
         glove_words: opts.glove_words,
-        n_aug: opts.n_aug,
-        k: opts.k,
-        p: opts.p,
-        seed: opts.seed,
-        batch_size: opts.batch_size,
-        chunk_size: opts.chunk_size,
+        settings: opts.settings(),
     })
 }
 
@@ -235,12 +221,7 @@ fn summary(
         seconds_glove_load: t.seconds_glove_load,
         chunks: counts.chunks,
         resumed_chunks: counts.resumed_chunks,
-        n_aug: opts.n_aug,
-        k: opts.k,
-        p: opts.p,
-        seed: opts.seed,
-        batch_size: opts.batch_size,
-        chunk_size: opts.chunk_size,
+        settings: opts.settings(),
         threads: rayon::current_num_threads(),
         glove: opts.glove.clone(),
         glove_words: opts.glove_words,

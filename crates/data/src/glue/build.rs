@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::example::{Example, Label};
 use crate::json::write_json;
 use crate::parquet_io::{arrays, prepare_output_dir, ShardInfo, ShardWriter};
-use crate::schema::{glue_schema, DatasetKind, DatasetMeta, SCHEMA_VERSION};
+use crate::schema::{glue_schema, DatasetMeta, SCHEMA_VERSION};
 use crate::task::Task;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -86,17 +86,7 @@ pub fn build_glue(
     let file = read_glue_file(task, &opts.split, &path, read)?;
     let max_seq_len = opts.max_seq_len.unwrap_or(task.default_max_seq_len());
     let encoded = Encoder::new(tok, max_seq_len)?.encode_all(&file.examples)?;
-    let labels: Vec<String> = task.labels().iter().map(|s| s.to_string()).collect();
-    let meta = DatasetMeta {
-        kind: DatasetKind::Glue,
-        schema_version: SCHEMA_VERSION,
-        tokenizer_hash: tokenizer_hash.to_string(),
-        max_seq_len,
-        pad_id: pad_id(tok),
-        task: Some(task),
-        split: Some(opts.split.clone()),
-        labels: labels.clone(),
-    };
+    let meta = DatasetMeta::glue(task, &opts.split, tokenizer_hash, max_seq_len, pad_id(tok));
     let shards = write_examples(&opts.output, &meta, &encoded.examples, opts.shard_size)?;
     let ex = &encoded.examples;
     let total_len: usize = ex.iter().map(Example::len).sum();
@@ -114,7 +104,7 @@ pub fn build_glue(
             .collect(),
         label_distribution: label_distribution(task, ex),
         scores: score_stats(ex),
-        labels,
+        labels: meta.labels.clone(),
         max_seq_len,
         truncated: encoded.truncated,
         mean_length: if ex.is_empty() {

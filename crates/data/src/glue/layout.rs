@@ -111,6 +111,7 @@ pub fn from_header(task: Task, split: &str, header: &[&str], path: &Path) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tinybert_testkit::assert_mentions;
 
     fn layout(task: Task, split: &str, header: &str) -> Layout {
         let h: Vec<&str> = header.split('\t').collect();
@@ -160,10 +161,7 @@ mod tests {
         let err = from_header(Task::RTE, "dev", &h, Path::new("RTE/dev.tsv"))
             .unwrap_err()
             .to_string();
-        assert!(
-            err.contains("RTE/dev.tsv") && err.contains("sentence1"),
-            "{err}"
-        );
+        assert_mentions(&err, &["RTE/dev.tsv", "sentence1"]);
     }
 
     #[test]

@@ -153,6 +153,7 @@ pub fn has_labels(split: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tinybert_testkit::assert_mentions;
 
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
         let p = dir.join(name);
@@ -160,49 +161,37 @@ mod tests {
         p
     }
 
+    /// Reads `text` as `task`'s `{split}.tsv` (written to a fresh folder).
+    fn read(task: Task, split: &str, text: &str, opts: ReadOptions) -> Result<GlueFile> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), &format!("{split}.tsv"), text);
+        read_glue_file(task, split, &p, opts)
+    }
+
     #[test]
     fn wrong_column_count_is_an_error_naming_file_and_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = write(dir.path(), "dev.tsv", "sentence\tlabel\ngood\t1\nbad row\n");
-        let err = read_glue_file(Task::SST2, "dev", &p, ReadOptions::default())
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("dev.tsv:3:"), "{err}");
-        assert!(
-            err.contains("expected 2 tab-separated columns, found 1"),
-            "{err}"
+        let text = "sentence\tlabel\ngood\t1\nbad row\n";
+        let err = read(Task::SST2, "dev", text, ReadOptions::default()).unwrap_err();
+        assert_mentions(
+            err,
+            &["dev.tsv:3:", "expected 2 tab-separated columns, found 1"],
         );
     }
 
     #[test]
     fn unknown_label_is_an_error_naming_file_and_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = write(
-            dir.path(),
-            "dev.tsv",
-            "index\tsentence1\tsentence2\tlabel\n0\ta\tb\tmaybe\n",
-        );
-        let err = read_glue_file(Task::RTE, "dev", &p, ReadOptions::default())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("dev.tsv:2:") && err.contains("unknown label `maybe`"),
-            "{err}"
-        );
+        let text = "index\tsentence1\tsentence2\tlabel\n0\ta\tb\tmaybe\n";
+        let err = read(Task::RTE, "dev", text, ReadOptions::default()).unwrap_err();
+        assert_mentions(err, &["dev.tsv:2:", "unknown label `maybe`"]);
     }
 
     #[test]
     fn skip_bad_rows_counts_and_reports_them() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = write(
-            dir.path(),
-            "train.tsv",
-            "sentence\tlabel\na\t1\nb\t7\nc\n\nd\t0\n",
-        );
         let opts = ReadOptions {
             skip_bad_rows: true,
         };
-        let f = read_glue_file(Task::SST2, "train", &p, opts).unwrap();
+        let text = "sentence\tlabel\na\t1\nb\t7\nc\n\nd\t0\n";
+        let f = read(Task::SST2, "train", text, opts).unwrap();
         assert_eq!(f.examples.len(), 2);
         let lines: Vec<usize> = f.bad_rows.iter().map(|b| b.line).collect();
         assert_eq!(lines, vec![3, 4, 5]);
@@ -214,9 +203,8 @@ mod tests {
 
     #[test]
     fn test_split_has_no_label_and_uses_the_index_column() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = write(dir.path(), "test.tsv", "index\tsentence\n17\tfine .\n");
-        let f = read_glue_file(Task::SST2, "test", &p, ReadOptions::default()).unwrap();
+        let text = "index\tsentence\n17\tfine .\n";
+        let f = read(Task::SST2, "test", text, ReadOptions::default()).unwrap();
         assert_eq!(f.examples[0].guid, "17");
         assert_eq!(f.examples[0].label, Label::None);
     }

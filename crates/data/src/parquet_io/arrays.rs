@@ -133,13 +133,45 @@ fn slice<T: Copy>(offsets: &[i32], values: &[T], row: usize) -> Vec<T> {
     values[offsets[row] as usize..offsets[row + 1] as usize].to_vec()
 }
 
+/// The `input_ids` and `token_type_ids` list columns every dataset has.
+struct TokenColumns<'a> {
+    id_off: &'a [i32],
+    ids: &'a [u32],
+    ty_off: &'a [i32],
+    types: &'a [u8],
+}
+
+impl<'a> TokenColumns<'a> {
+    fn of(batch: &'a RecordBatch) -> Result<Self, String> {
+        let (id_off, ids) = lists::<UInt32Type>(batch, "input_ids")?;
+        let (ty_off, types) = lists::<UInt8Type>(batch, "token_type_ids")?;
+        Ok(Self {
+            id_off,
+            ids,
+            ty_off,
+            types,
+        })
+    }
+
+    /// Row `r`'s ids and segment ids, which must be equally long.
+    fn row(&self, r: usize) -> Result<(Vec<u32>, Vec<u8>), String> {
+        let input_ids = slice(self.id_off, self.ids, r);
+        let token_type_ids = slice(self.ty_off, self.types, r);
+        if input_ids.len() != token_type_ids.len() {
+            return Err(format!(
+                "row {r}: input_ids and token_type_ids differ in length"
+            ));
+        }
+        Ok((input_ids, token_type_ids))
+    }
+}
+
 /// Reads GLUE examples back from a record batch; the error is a message.
 pub fn examples_from_batch(batch: &RecordBatch) -> Result<Vec<Example>, String> {
     let guid = column(batch, "guid")?
         .as_string_opt::<i32>()
         .ok_or("column `guid` is not a string")?;
-    let (id_off, ids) = lists::<UInt32Type>(batch, "input_ids")?;
-    let (ty_off, types) = lists::<UInt8Type>(batch, "token_type_ids")?;
+    let tokens = TokenColumns::of(batch)?;
     let label = column(batch, "label")?;
     let classes = label.as_primitive_opt::<Int64Type>();
     let scores = label.as_primitive_opt::<Float32Type>();
@@ -162,13 +194,7 @@ pub fn examples_from_batch(batch: &RecordBatch) -> Result<Vec<Example>, String> 
                 (_, Some(s)) if s.is_valid(r) => Label::Score(s.value(r)),
                 _ => Label::None,
             };
-            let input_ids = slice(id_off, ids, r);
-            let token_type_ids = slice(ty_off, types, r);
-            if input_ids.len() != token_type_ids.len() {
-                return Err(format!(
-                    "row {r}: input_ids and token_type_ids differ in length"
-                ));
-            }
+            let (input_ids, token_type_ids) = tokens.row(r)?;
             Ok(Example {
                 guid: guid.value(r).to_string(),
                 input_ids,
@@ -182,20 +208,13 @@ pub fn examples_from_batch(batch: &RecordBatch) -> Result<Vec<Example>, String> 
 
 /// Reads pre-training instances back from a record batch; the error is a message.
 pub fn instances_from_batch(batch: &RecordBatch) -> Result<Vec<Instance>, String> {
-    let (id_off, ids) = lists::<UInt32Type>(batch, "input_ids")?;
-    let (ty_off, types) = lists::<UInt8Type>(batch, "token_type_ids")?;
+    let tokens = TokenColumns::of(batch)?;
     let random = column(batch, "is_random_next")?
         .as_boolean_opt()
         .ok_or("column `is_random_next` is not boolean")?;
     (0..batch.num_rows())
         .map(|r| {
-            let input_ids = slice(id_off, ids, r);
-            let token_type_ids = slice(ty_off, types, r);
-            if input_ids.len() != token_type_ids.len() {
-                return Err(format!(
-                    "row {r}: input_ids and token_type_ids differ in length"
-                ));
-            }
+            let (input_ids, token_type_ids) = tokens.row(r)?;
             Ok(Instance {
                 input_ids,
                 token_type_ids,

@@ -77,20 +77,24 @@ fn read_batches(path: &Path, kind: DatasetKind) -> Result<(DatasetMeta, Vec<Reco
 
 /// Reads the GLUE examples of one Parquet file.
 pub fn read_examples(path: &Path) -> Result<(DatasetMeta, Vec<Example>)> {
-    let (meta, batches) = read_batches(path, DatasetKind::Glue)?;
-    let mut out = Vec::new();
-    for b in &batches {
-        out.extend(arrays::examples_from_batch(b).map_err(|m| Error::schema(path, m))?);
-    }
-    Ok((meta, out))
+    read_rows(path, DatasetKind::Glue, arrays::examples_from_batch)
 }
 
 /// Reads the pre-training instances of one Parquet file.
 pub fn read_instances(path: &Path) -> Result<(DatasetMeta, Vec<Instance>)> {
-    let (meta, batches) = read_batches(path, DatasetKind::Pretraining)?;
+    read_rows(path, DatasetKind::Pretraining, arrays::instances_from_batch)
+}
+
+/// Reads the rows of one Parquet file of `kind`, each record batch converted by `from_batch`.
+fn read_rows<T>(
+    path: &Path,
+    kind: DatasetKind,
+    from_batch: fn(&RecordBatch) -> std::result::Result<Vec<T>, String>,
+) -> Result<(DatasetMeta, Vec<T>)> {
+    let (meta, batches) = read_batches(path, kind)?;
     let mut out = Vec::new();
     for b in &batches {
-        out.extend(arrays::instances_from_batch(b).map_err(|m| Error::schema(path, m))?);
+        out.extend(from_batch(b).map_err(|m| Error::schema(path, m))?);
     }
     Ok((meta, out))
 }

@@ -6,7 +6,10 @@ use crate::error::{Error, Result};
 use candle_core::Device;
 use std::path::Path;
 use tinybert_data::{collate, BatchTensors, DatasetMeta, Padding, Sequence};
-use tinybert_model::{load_tokenizer, tokenizer_hash, Heads, Model, ModelOptions, Precision, Want};
+use tinybert_model::nn::DropoutRng;
+use tinybert_model::{
+    load_tokenizer, tokenizer_hash, BertOutput, Heads, Model, ModelOptions, Precision, Want,
+};
 use tinybert_run::Summary;
 
 /// Loads a frozen model (plain tensors: no autograd graph), with its classifier if `classifier`.
@@ -38,6 +41,16 @@ pub fn load_frozen(
         )));
     }
     Ok(model)
+}
+
+/// The teacher's dropout generator when the teacher runs in training mode (`dropout`), for the
+/// engine to reseed with the student's every step; none otherwise.
+pub fn teacher_rngs(teacher: &Model, dropout: bool) -> Vec<&DropoutRng> {
+    if dropout {
+        vec![teacher.bert.dropout_rng()]
+    } else {
+        Vec::new()
+    }
 }
 
 /// Refuses a dataset made with another tokenizer than the model folder's.
@@ -85,15 +98,27 @@ pub fn batch<S: Sequence>(
     Ok(collate(&picked, Padding::Longest, pad_id)?.to_tensors(device)?)
 }
 
+/// Runs `model` on the padded batch `b`, with dropout when `train`.
+pub fn forward(model: &Model, b: &BatchTensors, train: bool) -> Result<BertOutput> {
+    Ok(model.forward_t(&b.input_ids, &b.token_type_ids, &b.attention_mask, train)?)
+}
+
 /// Writes the run's `summary.json` (the run crate's one writer).
 pub fn write_summary(dir: &Path, summary: &Summary) -> Result<()> {
     summary.save(dir)?;
     Ok(())
 }
 
-/// The fields every training run's summary has.
-pub fn training_summary(stage: &str, result: &RunResult, examples: usize) -> Summary {
+/// The fields every training run's summary has: the training numbers and the trained model's
+/// size.
+pub fn training_summary(
+    stage: &str,
+    model: &Model,
+    result: &RunResult,
+    examples: usize,
+) -> Summary {
     let mut s = Summary::new(stage);
+    s.params = Some(model.num_params() as u64);
     s.steps = Some(result.steps as u64);
     s.examples = Some(examples as u64);
     s.loss = result.last_loss.is_finite().then_some(result.last_loss);

@@ -2,7 +2,8 @@
 //! pre-training instances.
 
 use super::common::{
-    batch, check_pair, check_tokenizer, load_frozen, training_summary, write_summary,
+    batch, check_pair, check_tokenizer, forward, load_frozen, teacher_rngs, training_summary,
+    write_summary,
 };
 use super::engine::{train, Loss, Objective, RunOptions, RunResult};
 use crate::config::{GeneralDistillConfig, LossConfig};
@@ -95,15 +96,8 @@ impl<'a, S: Sequence> IntermediateObjective<'a, S> {
 impl<S: Sequence> Objective for IntermediateObjective<'_, S> {
     fn loss(&mut self, indices: &[usize], _step: usize) -> Result<Loss> {
         let b = batch(self.data, indices, self.pad_id, &self.device)?;
-        let t = self.teacher.forward_t(
-            &b.input_ids,
-            &b.token_type_ids,
-            &b.attention_mask,
-            self.loss.teacher_dropout,
-        )?;
-        let s = self
-            .student
-            .forward_t(&b.input_ids, &b.token_type_ids, &b.attention_mask, true)?;
+        let t = forward(self.teacher, &b, self.loss.teacher_dropout)?;
+        let s = forward(self.student, &b, true)?;
         let fit = self.student.fit_dense.as_ref().ok_or_else(|| {
             Error::Config(
                 "the student has no fit_dense projection (load it with load_student)".into(),
@@ -165,16 +159,6 @@ pub fn general_distill(
         device,
     )?;
     let echo = serde_json::json!({ "stage": "general-distill", "teacher": teacher_dir, "data": data, "student_config": student.config, "config": cfg });
-    let rngs = [teacher.bert.dropout_rng()];
-    let extra: &[&tinybert_model::nn::DropoutRng] =
-        if cfg.loss.teacher_dropout { &rngs } else { &[] };
-    let run_opts = RunOptions {
-        tokenizer_from: run
-            .tokenizer_from
-            .clone()
-            .or(Some(teacher_dir.to_path_buf())),
-        ..run.clone_ref()
-    };
     let result = train(
         &student,
         instances.len(),
@@ -182,11 +166,10 @@ pub fn general_distill(
         &echo,
         &mut objective,
         None,
-        extra,
-        &run_opts,
+        &teacher_rngs(&teacher, cfg.loss.teacher_dropout),
+        &run.tokenizer_defaulting_to(teacher_dir),
     )?;
-    let mut summary = training_summary("general-distill", &result, instances.len());
-    summary.params = Some(student.num_params() as u64);
+    let mut summary = training_summary("general-distill", &student, &result, instances.len());
     summary.insert("teacher", teacher_dir.display().to_string());
     write_summary(&run.output, &summary)?;
     Ok(result)

@@ -154,13 +154,6 @@ pub fn fit_mlm_head(
         device: device.clone(),
     };
     let echo = serde_json::json!({ "stage": "mlm-head", "teacher": teacher_dir, "data": data, "config": cfg });
-    let run_opts = RunOptions {
-        tokenizer_from: run
-            .tokenizer_from
-            .clone()
-            .or(Some(teacher_dir.to_path_buf())),
-        ..run.clone_ref()
-    };
     let result = train(
         &model,
         instances.len(),
@@ -169,10 +162,9 @@ pub fn fit_mlm_head(
         &mut obj,
         None,
         &[],
-        &run_opts,
+        &run.tokenizer_defaulting_to(teacher_dir),
     )?;
-    let mut summary = training_summary("mlm-head", &result, instances.len());
-    summary.params = Some(model.num_params() as u64);
+    let mut summary = training_summary("mlm-head", &model, &result, instances.len());
     summary.insert("teacher", teacher_dir.display().to_string());
     write_summary(&run.output, &summary)?;
     Ok(result)

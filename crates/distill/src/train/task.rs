@@ -7,17 +7,22 @@
 //! ([`TaskDistillConfig::teacher_margin`], [`TaskDistillConfig::force_weak_teacher`]) and
 //! records both scores in `summary.json` (`teacher_dev`, `baseline`).
 
-use super::common::{batch, check_tokenizer, load_frozen, training_summary, write_summary};
+use super::common::{
+    batch, check_tokenizer, forward, load_frozen, teacher_rngs, training_summary, write_summary,
+};
 use super::engine::{train, Loss, Objective, RunOptions, RunResult, TrainProgress};
 use super::general::{load_student, IntermediateObjective, StudentSpec};
 use crate::config::{FinetuneConfig, LossConfig, Phase, TaskDistillConfig};
 use crate::error::{Error, Result};
 use crate::losses::{mse, soft_cross_entropy};
-use candle_core::{DType, Device, IndexOp, Tensor};
+use candle_core::{Device, Tensor};
 use std::path::{Path, PathBuf};
-use tinybert_data::{collate, length_sorted_batches, Example, GlueDataset, Padding, Task};
+use tinybert_data::{logits_in_order, BatchTensors, Example, GlueDataset, Task};
 use tinybert_model::{Heads, Model, ModelOptions, Trainable, Want};
 use tinybert_run::{DevEval, Scores, Summary};
+
+/// Examples per teacher forward when the teacher's logits are cached (batched by length).
+const CACHE_BATCH: usize = 64;
 
 /// The data of a task run.
 pub struct TaskData {
@@ -43,11 +48,8 @@ pub struct PredictionObjective<'a> {
 
 impl Objective for PredictionObjective<'_> {
     fn loss(&mut self, indices: &[usize], _step: usize) -> Result<Loss> {
-        let b = batch(self.data, indices, self.pad_id, &self.device)?;
-        let s = self
-            .student
-            .forward_t(&b.input_ids, &b.token_type_ids, &b.attention_mask, true)?;
-        let logits = self.student.logits(&s)?;
+        let (b, logits) =
+            training_logits(self.student, self.data, indices, self.pad_id, &self.device)?;
         let total = if self.regression {
             let gold = b
                 .labels
@@ -68,22 +70,14 @@ impl Objective for PredictionObjective<'_> {
                     Tensor::from_vec(rows, (indices.len(), width), &self.device)?
                 }
                 None => {
-                    let t = self.teacher.forward_t(
-                        &b.input_ids,
-                        &b.token_type_ids,
-                        &b.attention_mask,
-                        self.loss.teacher_dropout,
-                    )?;
+                    let t = forward(self.teacher, &b, self.loss.teacher_dropout)?;
                     self.teacher.logits(&t)?
                 }
             };
             (soft_cross_entropy(&logits, &teacher, self.loss.temperature, self.loss.compat)?
                 * self.loss.weights.prediction)?
         };
-        Ok(Loss {
-            terms: vec![("pred_loss", total.clone())],
-            total,
-        })
+        Ok(prediction_loss(total))
     }
 }
 
@@ -98,11 +92,8 @@ struct GoldObjective<'a> {
 
 impl Objective for GoldObjective<'_> {
     fn loss(&mut self, indices: &[usize], _step: usize) -> Result<Loss> {
-        let b = batch(self.data, indices, self.pad_id, &self.device)?;
-        let out = self
-            .model
-            .forward_t(&b.input_ids, &b.token_type_ids, &b.attention_mask, true)?;
-        let logits = self.model.logits(&out)?;
+        let (b, logits) =
+            training_logits(self.model, self.data, indices, self.pad_id, &self.device)?;
         let gold = b
             .labels
             .as_ref()
@@ -112,10 +103,31 @@ impl Objective for GoldObjective<'_> {
         } else {
             candle_nn::loss::cross_entropy(&logits, gold)?
         };
-        Ok(Loss {
-            terms: vec![("pred_loss", total.clone())],
-            total,
-        })
+        Ok(prediction_loss(total))
+    }
+}
+
+/// The batch of the examples at `indices` and `model`'s logits on it, in training mode.
+///
+/// # Shapes
+/// The batch tensors are `[batch, seq]`; the logits `[batch, num_labels]`.
+fn training_logits(
+    model: &Model,
+    data: &[Example],
+    indices: &[usize],
+    pad_id: u32,
+    device: &Device,
+) -> Result<(BatchTensors, Tensor)> {
+    let b = batch(data, indices, pad_id, device)?;
+    let logits = model.logits(&forward(model, &b, true)?)?;
+    Ok((b, logits))
+}
+
+/// A loss that is only its prediction-layer term (logged as `pred_loss`).
+fn prediction_loss(total: Tensor) -> Loss {
+    Loss {
+        terms: vec![("pred_loss", total.clone())],
+        total,
     }
 }
 
@@ -168,10 +180,9 @@ fn task_summary(
     result: &RunResult,
     examples: usize,
 ) -> Summary {
-    let mut s = training_summary(stage, result, examples);
+    let mut s = training_summary(stage, model, result, examples);
     s.task = Some(task.name().to_string());
     s.model = Some(label.to_string());
-    s.params = Some(model.num_params() as u64);
     if let Some((scores, step)) = &result.best {
         s.set_dev(scores.clone());
         s.step = Some(*step as u64);
@@ -219,29 +230,6 @@ fn check_teacher(
     Ok((t, b))
 }
 
-/// The teacher's logits for every example, in input order (batches of 64 by length).
-fn teacher_logits(
-    teacher: &Model,
-    examples: &[Example],
-    pad_id: u32,
-    device: &Device,
-) -> Result<Vec<Vec<f32>>> {
-    let mut logits = vec![Vec::new(); examples.len()];
-    for chunk in length_sorted_batches(examples, 64) {
-        let items: Vec<&Example> = chunk.iter().map(|&i| &examples[i]).collect();
-        let t = collate(&items, Padding::Longest, pad_id)?.to_tensors(device)?;
-        let out = teacher.forward_t(&t.input_ids, &t.token_type_ids, &t.attention_mask, false)?;
-        let l = teacher
-            .logits(&out)?
-            .to_dtype(DType::F32)?
-            .to_device(&Device::Cpu)?;
-        for (row, &i) in chunk.iter().enumerate() {
-            logits[i] = l.i(row)?.to_vec1::<f32>()?;
-        }
-    }
-    Ok(logits)
-}
-
 /// Task-specific distillation of a (general-distilled) student from a fine-tuned teacher.
 /// Intermediate phase: L_attn + L_hidn, last weights kept. Prediction phase: L_pred (STS-B: MSE
 /// on gold), the best dev checkpoint kept when a dev set is given. With a dev set (either
@@ -279,20 +267,11 @@ pub fn task_distill(
     }
     let dev_name = dev.as_deref().map(|d| d.describe());
     let echo = serde_json::json!({ "stage": "task-distill", "task": task.name(), "teacher": teacher_dir, "student": student_dir, "train": data.train, "dev": dev_name, "config": cfg });
-    let rngs = [teacher.bert.dropout_rng()];
-    let extra: &[&tinybert_model::nn::DropoutRng] =
-        if cfg.loss.teacher_dropout { &rngs } else { &[] };
-    let run_opts = RunOptions {
-        tokenizer_from: run
-            .tokenizer_from
-            .clone()
-            .or(Some(teacher_dir.to_path_buf())),
-        ..run.clone_ref()
-    };
     let pad = train_ds.meta.pad_id;
-    let result = match cfg.phase {
+    // The intermediate phase keeps the last weights: the dev set only serves the guardrail.
+    let (mut objective, dev): (Box<dyn Objective>, _) = match cfg.phase {
         Phase::Intermediate => {
-            let mut obj = IntermediateObjective::new(
+            let obj = IntermediateObjective::new(
                 &teacher,
                 &student,
                 &train_ds.examples,
@@ -300,25 +279,22 @@ pub fn task_distill(
                 &cfg.loss,
                 device,
             )?;
-            train(
-                &student,
-                train_ds.len(),
-                &cfg.train,
-                &echo,
-                &mut obj,
-                None,
-                extra,
-                &run_opts,
-            )?
+            (Box::new(obj), None)
         }
         Phase::Prediction => {
             let cache = if cfg.cache_teacher && !task.is_regression() {
                 run.progress.message("caching teacher logits");
-                Some(teacher_logits(&teacher, &train_ds.examples, pad, device)?)
+                Some(logits_in_order(
+                    &teacher,
+                    &train_ds.examples,
+                    CACHE_BATCH,
+                    pad,
+                    device,
+                )?)
             } else {
                 None
             };
-            let mut obj = PredictionObjective {
+            let obj = PredictionObjective {
                 teacher: &teacher,
                 student: &student,
                 data: &train_ds.examples,
@@ -328,18 +304,19 @@ pub fn task_distill(
                 cache,
                 device: device.clone(),
             };
-            train(
-                &student,
-                train_ds.len(),
-                &cfg.train,
-                &echo,
-                &mut obj,
-                dev,
-                extra,
-                &run_opts,
-            )?
+            (Box::new(obj), dev)
         }
     };
+    let result = train(
+        &student,
+        train_ds.len(),
+        &cfg.train,
+        &echo,
+        objective.as_mut(),
+        dev,
+        &teacher_rngs(&teacher, cfg.loss.teacher_dropout),
+        &run.tokenizer_defaulting_to(teacher_dir),
+    )?;
     let mut summary = task_summary(
         "task-distill",
         task,
@@ -394,10 +371,6 @@ pub fn finetune(
         regression: task.is_regression(),
         device: device.clone(),
     };
-    let run_opts = RunOptions {
-        tokenizer_from: run.tokenizer_from.clone().or(Some(model_dir.to_path_buf())),
-        ..run.clone_ref()
-    };
     let result = train(
         &model,
         train_ds.len(),
@@ -406,7 +379,7 @@ pub fn finetune(
         &mut obj,
         dev,
         &[],
-        &run_opts,
+        &run.tokenizer_defaulting_to(model_dir),
     )?;
     let summary = task_summary("finetune", task, label, &model, &result, train_ds.len());
     write_summary(&run.output, &summary)?;

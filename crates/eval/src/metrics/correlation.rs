@@ -9,10 +9,7 @@ where
     P: Copy + Into<f64>,
     L: Copy + Into<f64>,
 {
-    const METRIC: &str = "pearson";
-    check_lengths(METRIC, predictions.len(), labels.len())?;
-    let x = finite(METRIC, "predictions", predictions)?;
-    let y = finite(METRIC, "labels", labels)?;
+    let (x, y) = checked_pair("pearson", predictions, labels)?;
     Ok(pearson_f64(&x, &y))
 }
 
@@ -22,11 +19,25 @@ where
     P: Copy + Into<f64>,
     L: Copy + Into<f64>,
 {
-    const METRIC: &str = "spearman";
-    check_lengths(METRIC, predictions.len(), labels.len())?;
-    let x = finite(METRIC, "predictions", predictions)?;
-    let y = finite(METRIC, "labels", labels)?;
+    let (x, y) = checked_pair("spearman", predictions, labels)?;
     Ok(pearson_f64(&average_ranks(&x), &average_ranks(&y)))
+}
+
+/// Both sides as `f64`, after checking (for `metric`'s errors) that their lengths agree and
+/// every value is finite.
+fn checked_pair<P, L>(
+    metric: &'static str,
+    predictions: &[P],
+    labels: &[L],
+) -> Result<(Vec<f64>, Vec<f64>)>
+where
+    P: Copy + Into<f64>,
+    L: Copy + Into<f64>,
+{
+    check_lengths(metric, predictions.len(), labels.len())?;
+    let x = finite(metric, "predictions", predictions)?;
+    let y = finite(metric, "labels", labels)?;
+    Ok((x, y))
 }
 
 fn finite<T: Copy + Into<f64>>(

@@ -236,6 +236,7 @@ fn expand_run_dirs(dirs: &[PathBuf]) -> Result<Vec<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tinybert_testkit::assert_mentions;
 
     fn write(path: &Path, text: &str) {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -264,13 +265,10 @@ mod tests {
         let path = dir.path().join("REPORT.toml");
         write(&path, "layout = \"table9\"\n");
         let err = ReportSpec::load(&path).unwrap_err().to_string();
-        assert!(
-            err.contains("REPORT.toml") && err.contains("table9"),
-            "{err}"
-        );
+        assert_mentions(&err, &["REPORT.toml", "table9"]);
         write(&path, "[[rows]]\nlabel = \"a\"\nrun = [\"x\"]\n");
         let err = ReportSpec::load(&path).unwrap_err().to_string();
-        assert!(err.contains("run"), "{err}");
+        assert_mentions(&err, &["run"]);
     }
 
     #[test]
@@ -280,10 +278,10 @@ mod tests {
         let row = "[[rows]]\nlabel = \"a\"\nruns = [\"x\"]\nteacher = true\n";
         write(&path, &format!("{row}{}", row.replace("\"a\"", "\"b\"")));
         let err = ReportSpec::load(&path).unwrap_err().to_string();
-        assert!(err.contains("more than one row"), "{err}");
+        assert_mentions(&err, &["more than one row"]);
         write(&path, &format!("{row}{}", row.replace("true", "false")));
         let err = ReportSpec::load(&path).unwrap_err().to_string();
-        assert!(err.contains("rows[1] (a): duplicate label"), "{err}");
+        assert_mentions(&err, &["rows[1] (a): duplicate label"]);
     }
 
     #[test]
@@ -323,7 +321,7 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("no run has model `bert`"), "{err}");
+        assert_mentions(&err, &["no run has model `bert`"]);
     }
 
     #[test]
@@ -332,6 +330,6 @@ mod tests {
         let err = ReportSpec::from_runs(&[dir.path().to_path_buf()], Layout::Table1, None, None)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("no summary.json"), "{err}");
+        assert_mentions(&err, &["no summary.json"]);
     }
 }

@@ -86,6 +86,18 @@ impl RunOptions<'_> {
             stop: self.stop.clone(),
         }
     }
+
+    /// A copy whose saved models carry the tokenizer files of `model_dir`, unless the run names
+    /// its own `tokenizer_from`.
+    pub fn tokenizer_defaulting_to(&self, model_dir: &Path) -> Self {
+        Self {
+            tokenizer_from: self
+                .tokenizer_from
+                .clone()
+                .or(Some(model_dir.to_path_buf())),
+            ..self.clone_ref()
+        }
+    }
 }
 
 /// How a run ended.
