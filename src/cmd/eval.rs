@@ -72,7 +72,7 @@ fn score(a: ScoreArgs) -> Result<()> {
             s.examples,
             s.gold.display()
         );
-        for (name, value) in crate::jobs::eval::metrics(&s.scores) {
+        for (name, value) in s.scores.named() {
             println!("  {name:<14}{value:.4}");
         }
     }

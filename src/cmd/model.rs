@@ -182,11 +182,7 @@ fn forward(a: ForwardArgs, g: &GlobalArgs) -> Result<()> {
     let dir = resolve_model(&a.model)?;
     let opts = ModelOptions {
         device: device.clone(),
-        heads: Heads {
-            classifier: Want::Never,
-            mlm: Want::Never,
-            fit_dense: Want::Never,
-        },
+        heads: Heads::NONE,
         ..Default::default()
     };
     let model = Model::load(&dir, &opts)?;
@@ -274,10 +270,10 @@ fn init(a: InitArgs) -> Result<()> {
         seed: a.seed,
         heads: Heads {
             classifier: a.num_labels.map_or(Want::Never, Want::Always),
-            mlm: Want::Never,
             fit_dense: a
                 .fit_size
                 .map_or(Want::Never, |s| Want::Always((FitDenseKind::Shared, s))),
+            ..Heads::NONE
         },
         ..Default::default()
     };

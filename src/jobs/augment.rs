@@ -115,9 +115,8 @@ impl Job for Augment {
             device: ctx.device.clone(),
             compute: self.dtype,
             heads: Heads {
-                classifier: Want::Never,
                 mlm: Want::IfPresent,
-                fit_dense: Want::Never,
+                ..Heads::NONE
             },
             ..Default::default()
         };

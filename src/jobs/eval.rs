@@ -167,23 +167,8 @@ impl Job for Eval {
     }
 }
 
-/// The metrics a task reports, with the selection score last.
-pub fn metrics(s: &Scores) -> Vec<(&'static str, f64)> {
-    [
-        ("accuracy", s.accuracy),
-        ("f1", s.f1),
-        ("matthews_corr", s.matthews_corr),
-        ("pearson", s.pearson),
-        ("spearman", s.spearman),
-        ("score", Some(s.score)),
-    ]
-    .into_iter()
-    .filter_map(|(n, v)| v.map(|v| (n, v)))
-    .collect()
-}
-
 fn inline(s: &Scores) -> String {
-    metrics(s)
+    s.named()
         .iter()
         .map(|(n, v)| format!("{n} {v:.4}"))
         .collect::<Vec<_>>()

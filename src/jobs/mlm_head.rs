@@ -139,9 +139,8 @@ fn keep_own_head(ctx: &Ctx, model_dir: &Path, out: &Path) -> Result<()> {
     let opts = ModelOptions {
         device: ctx.device.clone(),
         heads: Heads {
-            classifier: Want::Never,
             mlm: Want::IfPresent,
-            fit_dense: Want::Never,
+            ..Heads::NONE
         },
         ..Default::default()
     };

@@ -15,7 +15,7 @@ use tinybert_distill::train::checkpoint::{CHECKPOINT_DIR, STATE_FILE};
 use tinybert_distill::train::{RunOptions, RunResult};
 use tinybert_distill::{Compat, LayerMapping, LossConfig, NonFinite, Schedule, TrainConfig};
 use tinybert_eval::DevSet;
-use tinybert_model::{load_tokenizer, FitDenseKind, Heads, Model, ModelOptions, Precision, Want};
+use tinybert_model::{load_tokenizer, FitDenseKind, Heads, Model, ModelOptions, Precision};
 
 /// The trainer loop's parameters; unset ones keep the stage's paper defaults.
 #[derive(Debug, Clone, Default, Args)]
@@ -279,11 +279,7 @@ pub fn init_model(shape: &Shape, tokenizer: &Path, seed: u64, dir: &Path) -> Res
     let config = shape.config(tok.get_vocab_size(true))?;
     let opts = ModelOptions {
         seed,
-        heads: Heads {
-            classifier: Want::Never,
-            mlm: Want::Never,
-            fit_dense: Want::Never,
-        },
+        heads: Heads::NONE,
         ..Default::default()
     };
     Model::init(&config, &opts)?.save(dir, Some(tokenizer))?;

@@ -48,6 +48,7 @@ pub mod hash;
 pub mod interp;
 pub mod kinds;
 pub mod lock;
+pub mod outcome;
 pub mod paths;
 pub mod registry;
 pub mod runner;

@@ -4,6 +4,7 @@
 
 use super::fsutil::remove_path;
 use super::lock::{Lock, LockEntry};
+pub use super::outcome::{Outcome, Status};
 use super::registry::Registry;
 use super::spec::Pipeline;
 use super::stage::ResolvedStage;
@@ -15,7 +16,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// What `tinybert run` was asked to do.
 #[derive(Debug, Clone, Default)]
@@ -33,36 +34,6 @@ pub struct RunOptions {
     /// Keep the results of stages computed by other code (a changed code id is not a reason
     /// to rerun).
     pub ignore_code_changes: bool,
-}
-
-/// What happened to a stage.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Status {
-    /// Nothing changed since its last successful run.
-    UpToDate,
-    /// It ran and succeeded.
-    Ran,
-    /// `--dry-run`: it would run.
-    WouldRun,
-    /// It ran and failed (the error).
-    Failed(String),
-    /// Not attempted because a stage it reads from did not finish.
-    Skipped(String),
-    /// Not attempted because the run stopped at an earlier failure.
-    NotRun,
-}
-
-/// One stage's line in the summary.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    /// Stage name.
-    pub name: String,
-    /// What happened.
-    pub status: Status,
-    /// Why it ran (or would run).
-    pub reason: Option<Reason>,
-    /// How long it ran.
-    pub elapsed: Option<Duration>,
 }
 
 /// The stages `opts` selects, in run order, and those `--force` applies to.

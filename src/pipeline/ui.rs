@@ -1,7 +1,7 @@
 //! What the runner shows: one line per stage (`[n/m] name: ...`) on stderr, a spinner with the
 //! running stage's elapsed time (stages add their own bars below it), and the final tables.
 
-use super::runner::{Outcome, Status};
+use super::outcome::{Outcome, Status};
 use super::staleness::Reason;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::fmt::Write;

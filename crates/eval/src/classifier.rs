@@ -6,7 +6,7 @@ use std::path::Path;
 
 use candle_core::Device;
 use tinybert_data::Task;
-use tinybert_model::{Heads, Model, ModelOptions, Precision, Want};
+use tinybert_model::{Model, Precision};
 
 use crate::error::{Error, Result};
 
@@ -19,17 +19,7 @@ pub fn load_classifier(
     compute: Precision,
     device: &Device,
 ) -> Result<Model> {
-    let opts = ModelOptions {
-        device: device.clone(),
-        compute,
-        heads: Heads {
-            classifier: Want::IfPresent,
-            mlm: Want::Never,
-            fit_dense: Want::Never,
-        },
-        ..ModelOptions::default()
-    };
-    let model = Model::load(dir, &opts)?;
+    let model = Model::load_frozen(dir, true, compute, device)?;
     let classifier = model
         .classifier
         .as_ref()

@@ -148,7 +148,8 @@ fn main() -> candle_core::Result<()> {
                 false => skip(),
             });
             let bf16_t = time(iters, threads, || match run(&label, "bf16") {
-                true => bf16::batched_matmul_add(&q, &kt, scale, &mask).expect("bf16"),
+                true => tinybert_model::kernels::batched_matmul_add_bf16(&q, &kt, scale, &mask)
+                    .expect("bf16"),
                 false => skip(),
             });
             report(
@@ -164,7 +165,7 @@ fn main() -> candle_core::Result<()> {
                 false => skip(),
             });
             let bf16_t = time(iters, threads, || match run(&label, "bf16") {
-                true => bf16::batched_matmul(&p, &v, 1.0).expect("bf16"),
+                true => tinybert_model::kernels::batched_matmul_bf16(&p, &v, 1.0).expect("bf16"),
                 false => skip(),
             });
             report(&format!("{model} P V"), &shape, flop, f32_t, bf16_t);

@@ -186,14 +186,14 @@ impl BertAttention {
         let v = self.split_heads(&self.value.forward(x)?)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
         let scores = if self.bf16 {
-            crate::kernels::bf16::batched_matmul_add(&q, &k.t()?, scale, mask)?
+            crate::kernels::batched_matmul_add_bf16(&q, &k.t()?, scale, mask)?
         } else {
             crate::kernels::batched_matmul_add(&q, &k.t()?, scale, mask)?
         };
         let probs = crate::kernels::softmax_last_dim(&scores)?;
         let probs = apply_dropout(dropout, &probs, self.attn_dropout)?;
         let context = if self.bf16 {
-            crate::kernels::bf16::batched_matmul(&probs, &v, 1.0)?
+            crate::kernels::batched_matmul_bf16(&probs, &v, 1.0)?
         } else {
             crate::kernels::batched_matmul(&probs, &v, 1.0)?
         };

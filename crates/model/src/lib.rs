@@ -27,6 +27,7 @@ pub use config::{BertConfig, ParamCounts, PRESETS};
 pub use error::{Error, FileError, Result};
 pub use heads::{FitDense, FitDenseKind, MlmHead, SequenceClassifier};
 pub use hub::resolve_model;
-pub use model::{Heads, Model, ModelOptions, Precision, Trainable, Want};
+pub use model::{Heads, Model, ModelOptions, Precision, Want};
+pub use store::Trainable;
 pub use store::{LoadReport, Param};
 pub use tokenizer::{load_tokenizer, tokenizer_hash};

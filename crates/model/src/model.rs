@@ -5,7 +5,7 @@ use crate::bert::{BertModel, BertOutput};
 use crate::config::BertConfig;
 use crate::error::{Error, Result};
 use crate::heads::{FitDense, FitDenseKind, MlmHead, SequenceClassifier};
-use crate::store::{LoadReport, Param, ParamBackend};
+use crate::store::{LoadReport, Param, ParamBackend, Trainable};
 use crate::weights::{read_weights, write_safetensors, FIT_DENSE_FILE};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -35,28 +35,13 @@ pub struct Heads {
     pub fit_dense: Want<(FitDenseKind, usize)>,
 }
 
-/// Which parameters are trained.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Trainable {
-    /// None: a frozen model builds no autograd graph.
-    #[default]
-    None,
-    /// Every parameter.
-    All,
-    /// Parameters whose HF name starts with one of these prefixes (e.g. `cls.` to fit an MLM
-    /// head on a frozen encoder).
-    Prefixes(Vec<String>),
-}
-
-impl Trainable {
-    /// Whether the parameter `name` is trained.
-    pub fn includes(&self, name: &str) -> bool {
-        match self {
-            Trainable::None => false,
-            Trainable::All => true,
-            Trainable::Prefixes(p) => p.iter().any(|p| name.starts_with(p.as_str())),
-        }
-    }
+impl Heads {
+    /// No head at all (the encoder alone); name the wanted ones with `..Heads::NONE`.
+    pub const NONE: Heads = Heads {
+        classifier: Want::Never,
+        mlm: Want::Never,
+        fit_dense: Want::Never,
+    };
 }
 
 /// The precision of a frozen model's matrix products. Parameters are f32 tensors either way;
@@ -208,6 +193,31 @@ impl Model {
             );
         }
         Ok(model)
+    }
+
+    /// Loads the model folder `dir` frozen (plain tensors: no autograd graph) on `device`,
+    /// computing in `compute`, with its classifier when `classifier` and it has one, and no
+    /// other head.
+    pub fn load_frozen(
+        dir: &Path,
+        classifier: bool,
+        compute: Precision,
+        device: &Device,
+    ) -> Result<Self> {
+        let opts = ModelOptions {
+            device: device.clone(),
+            compute,
+            heads: Heads {
+                classifier: if classifier {
+                    Want::IfPresent
+                } else {
+                    Want::Never
+                },
+                ..Heads::NONE
+            },
+            ..ModelOptions::default()
+        };
+        Self::load(dir, &opts)
     }
 
     /// A freshly initialised model: N(0, initializer_range) weights, zero biases, LayerNorm 1/0.

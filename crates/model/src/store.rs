@@ -10,6 +10,30 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+/// Which parameters are trained.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Trainable {
+    /// None: a frozen model builds no autograd graph.
+    #[default]
+    None,
+    /// Every parameter.
+    All,
+    /// Parameters whose HF name starts with one of these prefixes (e.g. `cls.` to fit an MLM
+    /// head on a frozen encoder).
+    Prefixes(Vec<String>),
+}
+
+impl Trainable {
+    /// Whether the parameter `name` is trained.
+    pub fn includes(&self, name: &str) -> bool {
+        match self {
+            Trainable::None => false,
+            Trainable::All => true,
+            Trainable::Prefixes(p) => p.iter().any(|p| name.starts_with(p.as_str())),
+        }
+    }
+}
+
 /// A named model parameter.
 #[derive(Debug, Clone)]
 pub struct Param {
@@ -48,7 +72,7 @@ pub(crate) fn may_initialize(name: &str) -> bool {
 pub(crate) struct ParamBackend {
     pub source: Option<PathBuf>,
     pub tensors: HashMap<String, Tensor>,
-    pub trainable: crate::model::Trainable,
+    pub trainable: Trainable,
     pub rng: Mutex<rand::rngs::StdRng>,
     pub state: Arc<Mutex<State>>,
 }
@@ -57,7 +81,7 @@ impl ParamBackend {
     pub fn new(
         source: Option<PathBuf>,
         tensors: HashMap<String, Tensor>,
-        trainable: crate::model::Trainable,
+        trainable: Trainable,
         seed: u64,
     ) -> (Self, Arc<Mutex<State>>) {
         let state = Arc::new(Mutex::new(State::default()));

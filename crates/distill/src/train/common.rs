@@ -7,9 +7,7 @@ use candle_core::Device;
 use std::path::Path;
 use tinybert_data::{collate, BatchTensors, DatasetMeta, Padding, Sequence};
 use tinybert_model::nn::DropoutRng;
-use tinybert_model::{
-    load_tokenizer, tokenizer_hash, BertOutput, Heads, Model, ModelOptions, Precision, Want,
-};
+use tinybert_model::{load_tokenizer, tokenizer_hash, BertOutput, Model, Precision};
 use tinybert_run::Summary;
 
 /// Loads a frozen model (plain tensors: no autograd graph), with its classifier if `classifier`.
@@ -19,21 +17,7 @@ pub fn load_frozen(
     compute: Precision,
     device: &Device,
 ) -> Result<Model> {
-    let opts = ModelOptions {
-        device: device.clone(),
-        compute,
-        heads: Heads {
-            classifier: if classifier {
-                Want::IfPresent
-            } else {
-                Want::Never
-            },
-            mlm: Want::Never,
-            fit_dense: Want::Never,
-        },
-        ..Default::default()
-    };
-    let model = Model::load(dir, &opts)?;
+    let model = Model::load_frozen(dir, classifier, compute, device)?;
     if classifier && model.classifier.is_none() {
         return Err(Error::Config(format!(
             "{}: the teacher has no classifier (`classifier.*`): fine-tune it on the task first",

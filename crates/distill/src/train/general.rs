@@ -39,8 +39,8 @@ pub fn load_student(
         seed,
         heads: Heads {
             classifier,
-            mlm: Want::Never,
             fit_dense: Want::Always((fit, fit_size)),
+            ..Heads::NONE
         },
         ..Default::default()
     };

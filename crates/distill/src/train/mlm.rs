@@ -126,7 +126,7 @@ pub fn fit_mlm_head(
         heads: Heads {
             classifier: Want::IfPresent,
             mlm: Want::Always(()),
-            fit_dense: Want::Never,
+            ..Heads::NONE
         },
         ..Default::default()
     };

@@ -353,8 +353,7 @@ pub fn finetune(
         seed: cfg.train.seed,
         heads: Heads {
             classifier: Want::Always(num_labels(&train_ds, task)),
-            mlm: Want::Never,
-            fit_dense: Want::Never,
+            ..Heads::NONE
         },
         ..Default::default()
     };

@@ -41,6 +41,47 @@ pub fn batched_matmul_add(a: &Tensor, b: &Tensor, scale: f64, c: &Tensor) -> Res
     }
 }
 
+/// `scale · a b` for every batch item with bf16 products (both operands converted per call,
+/// f32 output); the f32 [`batched_matmul`] when the bf16 products are not
+/// [`available`](super::bf16::available), the operands are not f32 CPU tensors, or one needs a gradient (no backward
+/// pass here).
+///
+/// # Shapes
+/// `a`: [..., m, k], `b`: [..., k, n] (the same batch dimensions) -> [..., m, n]
+pub fn batched_matmul_bf16(a: &Tensor, b: &Tensor, scale: f64) -> Result<Tensor> {
+    if applies(&[a, b]) {
+        a.apply_op2_no_bwd(b, &Fused(BatchedMatmul { scale, bf16: true }))
+    } else {
+        batched_matmul(a, b, scale)
+    }
+}
+
+/// `scale · a b + c` as [`batched_matmul_bf16`], `c` broadcast to the product's shape (an additive
+/// attention mask [batch, 1, 1, seq] is added in the micro-kernel, like a bias).
+///
+/// # Shapes
+/// `a`: [..., m, k], `b`: [..., k, n], `c`: broadcastable to [..., m, n] -> [..., m, n]
+pub fn batched_matmul_add_bf16(a: &Tensor, b: &Tensor, scale: f64, c: &Tensor) -> Result<Tensor> {
+    if applies(&[a, b, c]) {
+        let mut dims = a.dims().to_vec();
+        if let Some(last) = dims.last_mut() {
+            *last = b.dim(candle_core::D::Minus1)?;
+        }
+        a.apply_op3_no_bwd(
+            b,
+            &c.broadcast_as(dims)?,
+            &Fused(BatchedMatmul { scale, bf16: true }),
+        )
+    } else {
+        batched_matmul_add(a, b, scale, c)
+    }
+}
+
+/// True when the bf16 batched products take these operands.
+fn applies(ts: &[&Tensor]) -> bool {
+    ts[0].rank() >= 3 && ts.iter().all(|t| super::bf16::takes(t))
+}
+
 /// The same product with candle's matmul.
 pub fn composed(a: &Tensor, b: &Tensor, scale: f64) -> Result<Tensor> {
     let y = a.matmul(b)?;

@@ -27,7 +27,9 @@ pub use dropout::dropout;
 pub use gelu::{gelu_erf, gelu_erf_owned};
 pub use layer_norm::layer_norm;
 pub use linear::{linear, to_column_major};
-pub use matmul::{batched_matmul, batched_matmul_add};
+pub use matmul::{
+    batched_matmul, batched_matmul_add, batched_matmul_add_bf16, batched_matmul_bf16,
+};
 pub use mse::mse;
 pub use softmax::softmax_last_dim;
 
