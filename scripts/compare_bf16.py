@@ -42,11 +42,16 @@ def main():
                     for r in jsonl(run / "augment" / d / "candidates.jsonl")}
     keys = sorted(set(cands["f32"]) & set(cands["bf16"]))
     mlm = [k for k in keys if cands["f32"][k]["source"] == "mlm"]
-    same = sum(cands["f32"][k]["candidates"] == cands["bf16"][k]["candidates"] for k in mlm)
-    top1 = sum(cands["f32"][k]["candidates"][:1] == cands["bf16"][k]["candidates"][:1] for k in mlm)
-    rows.append(("augmentation, MLM candidate lists identical", f"{len(mlm)} positions", "",
-                 f"{same / len(mlm):.1%} identical lists, {top1 / len(mlm):.1%} identical best candidate"))
-    aug = {d: (run / "augment" / d / "train_aug.tsv").read_text().splitlines() for d in ("f32", "bf16")}
+    lists = [(cands["f32"][k]["candidates"], cands["bf16"][k]["candidates"]) for k in mlm]
+    same = sum(a == b for a, b in lists)
+    same_set = sum(set(a) == set(b) for a, b in lists)
+    top1 = sum(a[:1] == b[:1] for a, b in lists)
+    overlap = sum(len(set(a) & set(b)) / max(len(a), 1) for a, b in lists) / len(lists)
+    rows.append(("augmentation, MLM candidates (K = 15) per position", f"{len(mlm)} positions", "",
+                 f"{same / len(mlm):.1%} identical lists, {same_set / len(mlm):.1%} identical sets "
+                 f"(mean overlap {overlap:.1%}), {top1 / len(mlm):.1%} identical best candidate"))
+    # Without the header line.
+    aug = {d: (run / "augment" / d / "train_aug.tsv").read_text().splitlines()[1:] for d in ("f32", "bf16")}
     same_rows = sum(a == b for a, b in zip(aug["f32"], aug["bf16"]))
     rows.append(("augmentation, augmented rows identical", f"{len(aug['f32'])} rows", f"{len(aug['bf16'])} rows",
                  f"{same_rows / max(len(aug['f32']), 1):.1%}"))
