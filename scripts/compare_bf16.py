@@ -30,11 +30,32 @@ def main():
     rows.append((f"general distillation, loss at step {last}", f"{f:.5f}", f"{b:.5f}",
                  f"{abs(b - f) / abs(f):.2%} (largest over {len(steps)} logged steps: {worst:.2%})"))
 
-    dev = {d: json.loads((run / "td-pred" / d / "summary.json").read_text()) for d in ("f32", "bf16")}
     n = sum(1 for _ in (Path("../shared/data/glue/SST-2/dev.tsv")).open()) - 1
-    sf, sb = dev["f32"]["score"], dev["bf16"]["score"]
-    rows.append(("prediction-layer distillation, SST-2 dev accuracy", f"{sf:.4f}", f"{sb:.4f}",
-                 f"{abs(sb - sf) * n:.1f} of {n} examples"))
+
+    def score(stage, d):
+        return json.loads((run / stage / d / "summary.json").read_text())["score"]
+
+    for stage, seed in (("td-pred", 42), ("td-pred-seed43", 43)):
+        sf, sb = score(stage, "f32"), score(stage, "bf16")
+        rows.append((f"prediction-layer distillation, SST-2 dev accuracy, seed {seed}", f"{sf:.4f}",
+                     f"{sb:.4f}", f"{abs(sb - sf) * n:.0f} of {n} examples"))
+    for d in ("f32", "bf16"):
+        a, b = score("td-pred", d), score("td-pred-seed43", d)
+        rows.append((f"the same, seed 42 vs seed 43 ({d} teacher)", f"{a:.4f}", f"{b:.4f}",
+                     f"{abs(a - b) * n:.0f} of {n} examples (seed alone)"))
+    tf, tb = score("eval-teacher", "f32"), score("eval-teacher", "bf16")
+    agree = ""
+    try:
+        import pyarrow.parquet as pq
+        preds = {d: pq.read_table(run / "eval-teacher" / d / "predictions_dev.parquet").to_pydict()
+                 for d in ("f32", "bf16")}
+        col = "prediction" if "prediction" in preds["f32"] else sorted(preds["f32"])[-1]
+        same = sum(a == b for a, b in zip(preds["f32"][col], preds["bf16"][col]))
+        agree = f", {len(preds['f32'][col]) - same} predictions differ"
+    except ImportError:
+        pass
+    rows.append(("the fine-tuned teacher itself, SST-2 dev accuracy", f"{tf:.4f}", f"{tb:.4f}",
+                 f"{abs(tb - tf) * n:.0f} of {n} examples{agree}"))
 
     cands = {}
     for d in ("f32", "bf16"):

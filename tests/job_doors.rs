@@ -73,10 +73,10 @@ fn jobs() -> Vec<Job> {
             command: &[
                 "distill", "mlm-head", "--init", SHAPE_MLM, "--tokenizer", "cli/demo", "--data",
                 "cli/corpus", "--train-encoder", "--max-steps", "3", "--batch-size", "8",
-                "--threads", "1",
+                "--dev-instances", "16", "--eval-every", "1", "--patience", "2", "--threads", "1",
             ],
             kind: "mlm-head",
-            table: "init = { layers = 2, hidden = 32, heads = 2, ffn = 64, max_position_embeddings = 64 }\ntokenizer = \"cli/demo\"\ndata = \"cli/corpus\"\ntrain_encoder = true\nmax_steps = 3\nbatch_size = 8\nthreads = 1",
+            table: "init = { layers = 2, hidden = 32, heads = 2, ffn = 64, max_position_embeddings = 64 }\ntokenizer = \"cli/demo\"\ndata = \"cli/corpus\"\ntrain_encoder = true\nmax_steps = 3\nbatch_size = 8\ndev_instances = 16\neval_every = 1\npatience = 2\nthreads = 1",
             deps: &["cli/demo", "cli/corpus"],
         },
         Job {
@@ -287,6 +287,12 @@ fn every_job_writes_the_same_outputs_from_the_command_line_and_from_a_pipeline_s
     for job in jobs() {
         assert_same_outputs(&root, job.name);
     }
+    // The MLM head's fit measured masked-token accuracy on its 16 held-out instances.
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("cli/mlm/summary.json")).unwrap())
+            .unwrap();
+    let acc = summary["dev"]["accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&acc), "{summary}");
 }
 
 /// The command line's error for `args`, and a stage's for `table` (kind `kind`).

@@ -87,8 +87,10 @@ pub struct Augment {
     /// Also write each candidate word's candidates to this JSON-lines file.
     #[arg(long)]
     pub log_candidates: Option<String>,
-    /// Precision of the teacher's MLM forwards: f32, or bf16 (AVX-512 BF16 CPUs; f32 elsewhere).
-    #[arg(long, default_value = "f32")]
+    /// Precision of the teacher's MLM forwards: bf16 (on AVX-512 BF16 CPUs; f32 elsewhere) or
+    /// f32. bf16 gives the same candidates up to the order of near-ties (docs/performance.md),
+    /// so it is the default.
+    #[arg(long, default_value = "bf16")]
     pub dtype: Precision,
 }
 
@@ -152,7 +154,7 @@ impl Job for Augment {
         let bar = DataBar::examples(&ctx.progress, &format!("augment {task}"));
         match augment_glue(&o, &teacher, &tok, &hash, &bar)? {
             AugmentOutcome::Done(s) => ctx.say(&format!(
-                "{task}: {} examples -> {} rows (N_a {}, K {}, p {}; {} truncated to {}); {} MLM sequences, {} GloVe lookups; {:.1} s, {:.2} examples/s{} -> {}",
+                "{task}: {} examples -> {} rows (N_a {}, K {}, p {}; {} truncated to {}); {} MLM sequences ({:.1}% of their candidates new whole words), {} GloVe lookups; {:.1} s, {:.2} examples/s{} -> {}",
                 s.examples,
                 s.output_rows,
                 s.settings.draw.n_aug,
@@ -161,6 +163,7 @@ impl Job for Augment {
                 s.truncated,
                 s.max_seq_len,
                 s.mlm_forwards,
+                100.0 * s.work.mlm_new_words as f64 / s.work.mlm_candidates.max(1) as f64,
                 s.glove_lookups,
                 s.seconds,
                 s.examples_per_s,

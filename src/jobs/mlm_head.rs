@@ -62,6 +62,11 @@ pub struct MlmHead {
     /// Share of tokens masked (80% [MASK], 10% random, 10% kept).
     #[arg(long, default_value_t = MlmHeadConfig::default().mask_prob, value_parser = open_probability)]
     pub mask_prob: f64,
+    /// Instances held out from the end of `data` to measure masked-token accuracy during the
+    /// fit (the best checkpoint is kept; with `patience` the fit stops once it no longer
+    /// improves); 0: none.
+    #[arg(long, default_value_t = 0)]
+    pub dev_instances: usize,
     #[command(flatten)]
     pub train: TrainArgs,
 }
@@ -112,6 +117,7 @@ impl Job for MlmHead {
             train: self.train.config(&d.train),
             mask_prob: self.mask_prob,
             train_encoder: self.train_encoder,
+            dev_instances: self.dev_instances,
         };
         let model_dir = match (&self.init, &self.tokenizer, &self.model) {
             (Some(shape), Some(tokenizer), _) => {

@@ -66,6 +66,10 @@ pub struct TrainArgs {
     /// With `nonfinite = skip`: consecutive skipped steps that stop the run.
     #[arg(long, value_parser = positive)]
     pub max_skipped_steps: Option<usize>,
+    /// With a dev set: stop once the dev score has not improved for this many optimizer steps
+    /// (the best checkpoint is kept).
+    #[arg(long, value_parser = positive)]
+    pub patience: Option<usize>,
     /// Keep `checkpoint/` (optimizer state, needed only to resume) after success.
     #[arg(long)]
     pub keep_checkpoint: bool,
@@ -127,6 +131,7 @@ impl TrainArgs {
             set => set.or(t.max_steps),
         };
         t.micro_batch_size = self.micro_batch_size.or(t.micro_batch_size);
+        t.patience = self.patience.or(t.patience);
         t
     }
 }

@@ -270,6 +270,7 @@ fn the_candidate_log_lists_every_candidate_position() {
         .collect();
     assert_eq!(records.len() as u64, s.work.candidate_positions);
     let mut sources = std::collections::BTreeSet::new();
+    let (mut mlm_candidates, mut new_words) = (0, 0);
     for r in &records {
         let word = r["word"].as_str().unwrap();
         assert!(tinybert_data::augment::is_candidate(word), "{word}");
@@ -288,6 +289,11 @@ fn the_candidate_log_lists_every_candidate_position() {
                 assert!(cands
                     .iter()
                     .all(|c| !c.starts_with("##") && !c.starts_with('[')));
+                mlm_candidates += cands.len() as u64;
+                new_words += cands
+                    .iter()
+                    .filter(|c| c.chars().all(char::is_alphabetic) && **c != word.to_lowercase())
+                    .count() as u64;
             }
             other => panic!("unexpected source {other}"),
         }
@@ -297,4 +303,10 @@ fn the_candidate_log_lists_every_candidate_position() {
         2,
         "both MLM and GloVe words occur: {sources:?}"
     );
+    // The summary's measure of the MLM candidates: new whole words among them.
+    assert_eq!(
+        (s.work.mlm_candidates, s.work.mlm_new_words),
+        (mlm_candidates, new_words)
+    );
+    assert!(mlm_candidates > 0);
 }

@@ -52,6 +52,10 @@ pub struct TrainConfig {
     pub nonfinite: NonFinite,
     /// With `nonfinite = "skip"`: stop after this many consecutive skipped steps.
     pub max_skipped_steps: usize,
+    /// With a dev set: stop early once the dev score has not improved for this many optimizer
+    /// steps (the best checkpoint is the output, as always).
+    #[serde(default)]
+    pub patience: Option<usize>,
 }
 
 impl Default for TrainConfig {
@@ -68,6 +72,7 @@ impl Default for TrainConfig {
             optimizer: BertAdamConfig::default(),
             nonfinite: NonFinite::Stop,
             max_skipped_steps: 3,
+            patience: None,
         }
     }
 }
@@ -229,6 +234,11 @@ pub struct MlmHeadConfig {
     /// Train the encoder too (masked-LM pre-training of a model from scratch, e.g. the
     /// quickstart's demo teacher); by default only `cls.predictions.*` is trained.
     pub train_encoder: bool,
+    /// Instances held out from the end of the corpus to measure masked-token accuracy (the dev
+    /// score: the best checkpoint is kept, and `train.patience` stops the fit once it no longer
+    /// improves); 0: none.
+    #[serde(default)]
+    pub dev_instances: usize,
 }
 
 impl Default for MlmHeadConfig {
@@ -244,6 +254,7 @@ impl Default for MlmHeadConfig {
             },
             mask_prob: 0.15,
             train_encoder: false,
+            dev_instances: 0,
         }
     }
 }

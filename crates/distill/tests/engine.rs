@@ -275,3 +275,65 @@ fn a_resumed_run_may_change_the_learning_rate_and_length_and_says_so() {
         "{err}"
     );
 }
+
+/// Dev scores read from a script, one per evaluation.
+struct ScriptedDev(std::vec::IntoIter<f64>);
+
+impl tinybert_run::DevEval for ScriptedDev {
+    fn task(&self) -> &str {
+        "RTE"
+    }
+    fn describe(&self) -> String {
+        "scripted".into()
+    }
+    fn evaluate(&mut self, _model: &Model) -> tinybert_run::Result<tinybert_run::Scores> {
+        let score = self.0.next().unwrap_or(0.0);
+        Ok(tinybert_run::Scores {
+            accuracy: Some(score),
+            score,
+            ..tinybert_run::Scores::empty()
+        })
+    }
+    fn baseline(&self) -> tinybert_run::Result<tinybert_run::Scores> {
+        Ok(tinybert_run::Scores::empty())
+    }
+}
+
+#[test]
+fn with_patience_the_run_stops_once_the_dev_score_stops_improving_and_keeps_the_best() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cfg(20);
+    c.eval_every = 1;
+    c.patience = Some(3);
+    let m = model(&config(1, 8), Some(2), 3);
+    let mut obj = Gold {
+        model: &m,
+        data: examples(8),
+        nan_grad_at: vec![],
+        nan_loss_at: vec![],
+    };
+    // Best at step 2; steps 3, 4 and 5 do not improve on it.
+    let mut dev = ScriptedDev(vec![0.5, 0.7, 0.6, 0.7, 0.65, 0.9].into_iter());
+    let opts = RunOptions {
+        output: dir.path().to_path_buf(),
+        resume: None,
+        tokenizer_from: None,
+        progress: &Quiet,
+        stop: None,
+    };
+    let r = train(&m, 8, &c, &echo(&c), &mut obj, Some(&mut dev), &[], &opts).unwrap();
+    assert_eq!(r.steps, 5);
+    assert_eq!(steps_logged(dir.path()), [1, 2, 3, 4, 5]);
+    let (best, step) = r.best.unwrap();
+    assert_eq!((best.score, step), (0.7, 2));
+    // Without patience the same script runs all 20 steps.
+    let dir = tempfile::tempdir().unwrap();
+    c.patience = None;
+    let mut dev = ScriptedDev(vec![0.5, 0.7, 0.6, 0.7, 0.65, 0.9].into_iter());
+    let opts = RunOptions {
+        output: dir.path().to_path_buf(),
+        ..opts
+    };
+    let r = train(&m, 8, &c, &echo(&c), &mut obj, Some(&mut dev), &[], &opts).unwrap();
+    assert_eq!(r.steps, 20);
+}

@@ -53,7 +53,9 @@ fn csv_has_full_precision_and_empty_missing_fields() {
     assert_eq!(
         lines[0],
         "source,split,label,teacher,params,speedup,MNLI-m,MNLI-mm,QQP,QNLI,SST-2,CoLA,STS-B,\
-         MRPC,RTE,avg,retained_pct,retained_columns"
+         MRPC,RTE,avg,retained_pct,retained_columns,MNLI-m_std,MNLI-m_runs,MNLI-mm_std,\
+         MNLI-mm_runs,QQP_std,QQP_runs,QNLI_std,QNLI_runs,SST-2_std,SST-2_runs,CoLA_std,\
+         CoLA_runs,STS-B_std,STS-B_runs,MRPC_std,MRPC_runs,RTE_std,RTE_runs"
     );
     assert_eq!(lines.len(), 1 + 5 + 2);
     assert!(lines[1].starts_with("paper,test,BERT-base (teacher),true,109000000,1,83.9,"));
@@ -62,7 +64,8 @@ fn csv_has_full_precision_and_empty_missing_fields() {
     assert_eq!(
         lines[6],
         format!(
-            "ours,dev,MiniLM-L6 teacher,true,22713986,1,,,,,,,,{teacher_f1},{teacher_acc},,100,2"
+            "ours,dev,MiniLM-L6 teacher,true,22713986,1,,,,,,,,{teacher_f1},{teacher_acc},,100,2{}",
+            ",".repeat(18)
         )
     );
 }
@@ -130,7 +133,7 @@ fn runs_folder_gives_one_row_per_model() {
 }
 
 #[test]
-fn two_runs_of_one_task_in_a_row_is_an_error_naming_both() {
+fn runs_of_one_task_from_two_models_in_a_row_are_an_error_naming_both() {
     let dir = tempfile::tempdir().unwrap();
     let spec_path = dir.path().join("REPORT.toml");
     let runs = fixture("fixtures/runs");
@@ -146,7 +149,42 @@ fn two_runs_of_one_task_in_a_row_is_an_error_naming_both() {
     let spec = ReportSpec::load(&spec_path).unwrap();
     let err = build_report(&spec).unwrap_err().to_string();
     assert!(
-        err.contains("rows[0] (x).runs") && err.contains("teacher-rte") && err.contains("RTE"),
+        err.contains("rows[0] (x).runs")
+            && err.contains("teacher-rte")
+            && err.contains("MiniLM-L6 teacher")
+            && err.contains("are both RTE"),
         "{err}"
+    );
+}
+
+#[test]
+fn runs_of_one_task_in_one_row_are_seeds_shown_as_mean_and_standard_deviation() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, accuracy) in [("seed1", 0.70), ("seed2", 0.72), ("seed3", 0.74)] {
+        let run = dir.path().join(name);
+        std::fs::create_dir_all(&run).unwrap();
+        let summary = serde_json::json!({
+            "task": "RTE", "model": "TinyBERT 3L-384", "params": 11303426, "step": 100,
+            "dev": {"accuracy": accuracy, "score": accuracy}, "score": accuracy,
+        });
+        std::fs::write(run.join("summary.json"), summary.to_string()).unwrap();
+    }
+    let spec =
+        ReportSpec::from_runs(&[dir.path().to_path_buf()], Layout::Table1, None, None).unwrap();
+    let report = build_report(&spec).unwrap();
+    let row = report.rows.iter().find(|r| r.runs.len() == 3).unwrap();
+    let rte = report.columns().iter().position(|c| *c == "RTE").unwrap();
+    assert!((row.cells[rte].unwrap() - 72.0).abs() < 1e-9);
+    let spread = row.spread[rte].unwrap();
+    assert!((spread.std - 2.0).abs() < 1e-9 && spread.n == 3);
+    let md = render_markdown(&report);
+    assert!(md.contains("| 72.0 ± 2.0 |"), "{md}");
+    assert!(md.contains("mean and sample standard deviation"), "{md}");
+    let csv = render_csv(&report);
+    let fields: Vec<&str> = csv.lines().last().unwrap().split(',').collect();
+    let (std, runs) = (fields[fields.len() - 2], fields[fields.len() - 1]);
+    assert!(
+        (std.parse::<f64>().unwrap() - 2.0).abs() < 1e-9 && runs == "3",
+        "{csv}"
     );
 }

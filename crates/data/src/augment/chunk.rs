@@ -57,6 +57,13 @@ pub struct ChunkStats {
     pub glove_lookups: u64,
     /// Searched words without a GloVe vector.
     pub glove_misses: u64,
+    /// MLM candidates found (at most K per MLM position), and those of them that are whole
+    /// words (letters only, no `##` piece) other than the word they would replace: how useful
+    /// the teacher's MLM head is to augmentation.
+    #[serde(default)]
+    pub mlm_candidates: u64,
+    #[serde(default)]
+    pub mlm_new_words: u64,
     pub glove_seconds: f64,
     pub output_rows: u64,
 }
@@ -72,6 +79,8 @@ impl ChunkStats {
         self.mlm.add(&o.mlm);
         self.glove_lookups += o.glove_lookups;
         self.glove_misses += o.glove_misses;
+        self.mlm_candidates += o.mlm_candidates;
+        self.mlm_new_words += o.mlm_new_words;
         self.glove_seconds += o.glove_seconds;
         self.output_rows += o.output_rows;
     }
@@ -171,6 +180,7 @@ impl Augmenter<'_> {
         // 3. MLM candidates, batched.
         let (mlm_candidates, mlm_stats) = self.mlm.predict(&queries)?;
         stats.mlm = mlm_stats;
+        count_mlm_candidates(&plans, &mlm_candidates, &mut stats);
         // 4. Variants, each field with its own generator.
         let settings = self.settings;
         let cache = &self.cache;
@@ -314,6 +324,23 @@ fn candidate_records(
 }
 
 /// The slots of a field with their candidates (the word itself when there are none).
+/// Counts the MLM candidates of every MLM position, and those that are new whole words (see
+/// [`ChunkStats::mlm_new_words`]).
+fn count_mlm_candidates(plans: &[Vec<FieldPlan>], mlm: &[Vec<String>], stats: &mut ChunkStats) {
+    for plan in plans.iter().flatten() {
+        for (i, source) in &plan.slots {
+            let Source::Mlm(q) = source else { continue };
+            let word = plan.words[*i].to_lowercase();
+            for c in mlm.get(*q).map_or(&[][..], Vec::as_slice) {
+                stats.mlm_candidates += 1;
+                if c.chars().all(char::is_alphabetic) && c.to_lowercase() != word {
+                    stats.mlm_new_words += 1;
+                }
+            }
+        }
+    }
+}
+
 fn resolve_slots(
     plan: &FieldPlan,
     mlm: &[Vec<String>],

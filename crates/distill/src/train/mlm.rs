@@ -12,8 +12,10 @@ use rand::{Rng, SeedableRng};
 use std::path::Path;
 use tinybert_data::{Instance, InstanceShards};
 use tinybert_model::{load_tokenizer, Heads, Model, ModelOptions, Trainable, Want};
+use tinybert_run::{DevEval, Scores};
 
 /// Token ids of the special tokens that are never masked, and `[MASK]`.
+#[derive(Clone)]
 struct Vocab {
     mask_id: u32,
     special: Vec<u32>,
@@ -69,38 +71,101 @@ impl MlmObjective<'_> {
         }
         (out, pos, gold)
     }
-}
 
-impl Objective for MlmObjective<'_> {
-    fn loss(&mut self, indices: &[usize], step: usize) -> Result<Loss> {
+    /// The MLM logits at the masked positions of the examples at `indices` (masks of `step`)
+    /// and the original ids there: `([masked, vocab], [masked])`.
+    fn masked_logits(
+        &self,
+        indices: &[usize],
+        step: usize,
+        train: bool,
+    ) -> Result<(Tensor, Tensor)> {
         let b = batch(self.data, indices, self.pad_id, &self.device)?;
         let (n, seq) = b.input_ids.dims2()?;
         let ids: Vec<u32> = b.input_ids.flatten_all()?.to_vec1()?;
         let (masked, pos, gold) = self.mask(&ids, seq, step, indices);
         let input = Tensor::from_vec(masked, (n, seq), &self.device)?;
-        let out = self.model.forward_t(
-            &input,
-            &b.token_type_ids,
-            &b.attention_mask,
-            self.train_encoder,
-        )?;
+        let out = self
+            .model
+            .forward_t(&input, &b.token_type_ids, &b.attention_mask, train)?;
         let hidden = out.sequence_output.reshape((n * seq, ()))?;
         let pos = Tensor::from_vec(pos, gold.len(), &self.device)?;
         let gold = Tensor::from_vec(gold, pos.dims1()?, &self.device)?;
         let head = self.model.mlm_head.as_ref().ok_or_else(|| {
             Error::Config("the model has no MLM head (load it with `mlm: Want::Always`)".into())
         })?;
-        let logits = head.forward(&hidden.index_select(&pos, 0)?)?;
+        Ok((head.forward(&hidden.index_select(&pos, 0)?)?, gold))
+    }
+}
+
+/// Correct predictions among the masked positions, as an f32 scalar tensor.
+fn correct(logits: &Tensor, gold: &Tensor) -> Result<Tensor> {
+    Ok(logits
+        .argmax(D::Minus1)?
+        .eq(gold)?
+        .to_dtype(DType::F32)?
+        .sum_all()?)
+}
+
+impl Objective for MlmObjective<'_> {
+    fn loss(&mut self, indices: &[usize], step: usize) -> Result<Loss> {
+        let (logits, gold) = self.masked_logits(indices, step, self.train_encoder)?;
         let total = candle_nn::loss::cross_entropy(&logits, &gold)?;
-        let acc = logits
-            .argmax(D::Minus1)?
-            .eq(&gold)?
-            .to_dtype(DType::F32)?
-            .mean_all()?;
+        let acc = (correct(&logits, &gold)? / gold.dims1()?.max(1) as f64)?;
         Ok(Loss {
             terms: vec![("mlm_loss", total.clone()), ("mlm_accuracy", acc)],
             total,
         })
+    }
+}
+
+/// Masked-token accuracy on instances held out from the fit: the dev score of an MLM head.
+/// The masks are the same at every evaluation (drawn for step 0), dropout is off.
+struct MlmDev<'a> {
+    held_out: MlmObjective<'a>,
+    batch_size: usize,
+}
+
+impl MlmDev<'_> {
+    fn accuracy(&self) -> Result<f64> {
+        let n = self.held_out.data.len();
+        let (mut right, mut total) = (0.0, 0usize);
+        for start in (0..n).step_by(self.batch_size.max(1)) {
+            let indices: Vec<usize> = (start..(start + self.batch_size).min(n)).collect();
+            let (logits, gold) = self.held_out.masked_logits(&indices, 0, false)?;
+            right += correct(&logits, &gold)?.to_scalar::<f32>()? as f64;
+            total += gold.dims1()?;
+        }
+        Ok(right / total.max(1) as f64)
+    }
+}
+
+impl DevEval for MlmDev<'_> {
+    fn task(&self) -> &str {
+        "masked-LM"
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "masked-token accuracy on {} held-out instances",
+            self.held_out.data.len()
+        )
+    }
+
+    fn evaluate(&mut self, _model: &Model) -> tinybert_run::Result<Scores> {
+        let accuracy = self
+            .accuracy()
+            .map_err(|e| tinybert_run::Error::Evaluation(Box::new(e)))?;
+        Ok(Scores {
+            accuracy: Some(accuracy),
+            score: accuracy,
+            ..Scores::empty()
+        })
+    }
+
+    /// Nothing to beat: no guardrail applies to an MLM head.
+    fn baseline(&self) -> tinybert_run::Result<Scores> {
+        Ok(Scores::empty())
     }
 }
 
@@ -142,17 +207,31 @@ pub fn fit_mlm_head(
         special: vec![id("[CLS]")?, id("[SEP]")?],
         size: model.config.vocab_size as u32,
     };
-    let instances = shards.read_all()?;
-    let mut obj = MlmObjective {
+    let mut instances = shards.read_all()?;
+    if cfg.dev_instances >= instances.len() {
+        return Err(Error::Config(format!(
+            "{}: dev_instances {} leaves nothing to fit on ({} instances)",
+            data.display(),
+            cfg.dev_instances,
+            instances.len()
+        )));
+    }
+    let held_out = instances.split_off(instances.len() - cfg.dev_instances);
+    let objective = |data| MlmObjective {
         model: &model,
-        data: &instances,
+        data,
         pad_id: shards.meta.pad_id,
-        vocab,
+        vocab: vocab.clone(),
         mask_prob: cfg.mask_prob,
         seed: cfg.train.seed,
         train_encoder: cfg.train_encoder,
         device: device.clone(),
     };
+    let mut obj = objective(&instances);
+    let mut dev = (!held_out.is_empty()).then(|| MlmDev {
+        held_out: objective(&held_out),
+        batch_size: cfg.train.batch_size,
+    });
     let echo = serde_json::json!({ "stage": "mlm-head", "teacher": teacher_dir, "data": data, "config": cfg });
     let result = train(
         &model,
@@ -160,12 +239,17 @@ pub fn fit_mlm_head(
         &cfg.train,
         &echo,
         &mut obj,
-        None,
+        dev.as_mut().map(|d| d as &mut dyn DevEval),
         &[],
         &run.tokenizer_defaulting_to(teacher_dir),
     )?;
     let mut summary = training_summary("mlm-head", &model, &result, instances.len());
     summary.insert("teacher", teacher_dir.display().to_string());
+    if let Some((scores, step)) = &result.best {
+        // Masked-token accuracy on the held-out instances, at the kept checkpoint.
+        summary.set_dev(scores.clone());
+        summary.step = Some(*step as u64);
+    }
     write_summary(&run.output, &summary)?;
     Ok(result)
 }

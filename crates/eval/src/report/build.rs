@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::charts::{dev_curve_charts, size_charts, Chart};
 use super::layout::Layout;
-use super::rows::{ReportRow, Retained, RunInfo, Source};
+use super::rows::{ReportRow, Retained, RunInfo, Source, Spread};
 use super::scored::ScoredRun;
 use super::spec::{ReportSpec, RowSpec};
 use crate::error::{Error, Result};
@@ -52,6 +52,7 @@ pub fn build_report(spec: &ReportSpec) -> Result<Report> {
                 params: row.params_m.map(|m| m * 1e6),
                 speedup: row.speedup,
                 cells: columns.iter().map(|c| table.score(row, c.name)).collect(),
+                spread: vec![None; columns.len()],
                 avg: Some(row.avg),
                 retained: None,
                 runs: Vec::new(),
@@ -100,52 +101,57 @@ fn our_row(
 ) -> Result<ReportRow> {
     let key = format!("rows[{index}] ({})", row.label);
     let mut infos = Vec::new();
-    let mut tasks: Vec<(&str, &ScoredRun)> = Vec::new();
-    for run in runs {
-        let info = run.task;
+    for (i, run) in runs.iter().enumerate() {
+        let task = run.task;
         let shown = spec.display_path(run.dir());
-        if let Some((_, other)) = tasks.iter().find(|(t, _)| *t == info.name()) {
-            return Err(Error::invalid(
-                &spec.origin,
-                format!("{key}.runs"),
-                format!(
-                    "{} and {shown} are both {}",
-                    spec.display_path(other.dir()),
-                    info.name()
-                ),
-            ));
+        // Several runs of one task are seeds of one model.
+        if let Some(other) = runs[..i].iter().find(|o| o.task == task) {
+            let (a, b) = (model_of_run(other)?, model_of_run(run)?);
+            if a != b {
+                return Err(Error::invalid(
+                    &spec.origin,
+                    format!("{key}.runs"),
+                    format!(
+                        "{} ({a}) and {shown} ({b}) are both {}: runs of one task in a row are \
+                         seeds of one model",
+                        spec.display_path(other.dir()),
+                        task.name()
+                    ),
+                ));
+            }
         }
-        tasks.push((info.name(), run));
-        if !columns.iter().any(|c| c.task == info) {
+        if !columns.iter().any(|c| c.task == task) {
             tracing::warn!(
                 "{}: task {} is not a column of {}; not shown",
                 shown,
-                info.name(),
+                task.name(),
                 spec.layout.name()
             );
         }
         infos.push(RunInfo {
             path: shown,
-            task: info.name().to_string(),
+            task: task.name().to_string(),
             step: run.run.summary.step,
             score: run.dev.score * 100.0,
         });
     }
+    // Several runs of one task (seeds): the cell is their mean, with their spread.
     let mut cells = Vec::with_capacity(columns.len());
+    let mut spread = Vec::with_capacity(columns.len());
     for c in columns {
-        let run = tasks
-            .iter()
-            .find(|(t, _)| *t == c.task.name())
-            .map(|(_, r)| r);
-        let scores = run.and_then(|r| match c.set {
-            EvalSet::Main => Some(&r.dev),
-            EvalSet::Mismatched => r.run.summary.dev_mismatched.as_ref(),
-        });
-        let cell = match scores {
-            Some(s) => Some(combine(c.task, s, Convention::Paper)? * 100.0),
-            None => None,
-        };
-        cells.push(cell);
+        let mut values = Vec::new();
+        for r in runs.iter().filter(|r| r.task == c.task) {
+            let scores = match c.set {
+                EvalSet::Main => Some(&r.dev),
+                EvalSet::Mismatched => r.run.summary.dev_mismatched.as_ref(),
+            };
+            if let Some(s) = scores {
+                values.push(combine(c.task, s, Convention::Paper)? * 100.0);
+            }
+        }
+        let (mean, sd) = mean_spread(&values);
+        cells.push(mean);
+        spread.push(sd);
     }
     let avg = if cells.iter().all(Option::is_some) {
         Some(cells.iter().flatten().sum::<f64>() / cells.len() as f64)
@@ -159,10 +165,30 @@ fn our_row(
         params: row_params(runs),
         speedup: row.speedup.or_else(|| row_speedup(runs)),
         cells,
+        spread,
         avg,
         retained: None,
         runs: infos,
     })
+}
+
+/// The model label of a run's `summary.json`.
+fn model_of_run(run: &ScoredRun) -> Result<String> {
+    super::scored::model_of(&run.run.summary_path(), &run.run.summary)
+}
+
+/// The mean of `values` and, for two or more, their sample standard deviation.
+fn mean_spread(values: &[f64]) -> (Option<f64>, Option<Spread>) {
+    let n = values.len();
+    if n == 0 {
+        return (None, None);
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    if n == 1 {
+        return (Some(mean), None);
+    }
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    (Some(mean), Some(Spread { std: var.sqrt(), n }))
 }
 
 /// The largest parameter count among the runs (task heads differ by a few hundred
@@ -253,6 +279,15 @@ mod tests {
         assert_eq!((r.columns, r.of), (2, 3));
         assert_eq!(retained(&[None, Some(1.0)], &[Some(1.0), None]), None);
         assert_eq!(retained(&[Some(1.0)], &[Some(0.0)]), None);
+    }
+
+    #[test]
+    fn several_runs_of_a_task_give_their_mean_and_sample_standard_deviation() {
+        assert_eq!(mean_spread(&[]), (None, None));
+        assert_eq!(mean_spread(&[70.0]), (Some(70.0), None));
+        let (mean, sd) = mean_spread(&[70.0, 72.0, 74.0]);
+        assert_eq!(mean, Some(72.0));
+        assert_eq!(sd, Some(Spread { std: 2.0, n: 3 }));
     }
 
     #[test]

@@ -6,7 +6,9 @@ use super::rows::Source;
 /// Renders the table of `report` as CSV (header line first, `\n` line ends).
 ///
 /// Columns: `source` (`paper`/`ours`), `split`, `label`, `teacher`, `params` (count),
-/// `speedup`, one per score column (percent), `avg`, `retained_pct`, `retained_columns`.
+/// `speedup`, one per score column (percent; the mean over seeds), `avg`, `retained_pct`,
+/// `retained_columns`, then per score column its standard deviation over seeds (`<column>_std`)
+/// and the number of runs behind it (`<column>_runs`; empty for a single run).
 /// A missing value is an empty field (the Markdown shows "–"), so that numeric columns stay
 /// numeric for spreadsheets and data-frame readers.
 pub fn render_csv(report: &Report) -> String {
@@ -15,6 +17,9 @@ pub fn render_csv(report: &Report) -> String {
         .to_vec();
     header.extend(report.columns().iter().map(|c| c.to_string()));
     header.extend(["avg", "retained_pct", "retained_columns"].map(String::from));
+    for c in report.columns() {
+        header.extend([format!("{c}_std"), format!("{c}_runs")]);
+    }
     let mut out = line(&header);
     for row in &report.rows {
         let (source, split) = match row.source {
@@ -37,6 +42,10 @@ pub fn render_csv(report: &Report) -> String {
                 .map(|r| r.columns.to_string())
                 .unwrap_or_default(),
         );
+        for s in &row.spread {
+            fields.push(num(s.map(|s| s.std)));
+            fields.push(s.map(|s| s.n.to_string()).unwrap_or_default());
+        }
         out.push_str(&line(&fields));
     }
     out

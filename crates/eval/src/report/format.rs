@@ -1,6 +1,6 @@
 //! Cell formatting shared by the Markdown and CSV renderers.
 
-use super::rows::Retained;
+use super::rows::{Retained, Spread};
 
 /// What a cell without a result shows.
 pub const MISSING: &str = "–";
@@ -8,6 +8,14 @@ pub const MISSING: &str = "–";
 /// A percentage with one decimal, as the paper prints.
 pub fn score(v: Option<f64>) -> String {
     v.map_or_else(|| MISSING.into(), |v| format!("{v:.1}"))
+}
+
+/// A score with its spread over seeds, when it has one: `72.0 ± 2.0`.
+pub fn score_spread(v: Option<f64>, spread: Option<Spread>) -> String {
+    match (v, spread) {
+        (Some(v), Some(s)) => format!("{v:.1} ± {:.1}", s.std),
+        _ => score(v),
+    }
 }
 
 /// A parameter count in millions, as the paper prints: `109M`, `14.5M`; below 1M in thousands
@@ -48,6 +56,9 @@ mod tests {
         assert_eq!(speedup(Some(9.4)), "9.4x");
         assert_eq!(score(Some(66.64)), "66.6");
         assert_eq!(score(None), "–");
+        let seeds = Some(Spread { std: 0.44, n: 3 });
+        assert_eq!(score_spread(Some(72.04), seeds), "72.0 ± 0.4");
+        assert_eq!(score_spread(Some(72.04), None), "72.0");
         assert_eq!(params(None), "–");
         let partial = Retained {
             percent: 93.25,

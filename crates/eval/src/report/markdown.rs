@@ -29,6 +29,20 @@ pub fn render_markdown(report: &Report) -> String {
     if ours {
         md.push_str("Our rows: GLUE dev set, from the run folders listed under Runs.\n");
     }
+    if let Some(n) = report
+        .rows
+        .iter()
+        .flat_map(|r| &r.spread)
+        .flatten()
+        .map(|s| s.n)
+        .max()
+    {
+        let _ = writeln!(
+            md,
+            "A cell `m ± s` is the mean and sample standard deviation over the row's runs of \
+             that task (seeds; up to {n})."
+        );
+    }
     if paper || ours {
         md.push('\n');
     }
@@ -72,7 +86,12 @@ fn table(md: &mut String, report: &Report) {
             cells.push(format::params(row.params));
             cells.push(format::speedup(row.speedup));
         }
-        cells.extend(row.cells.iter().map(|&c| format::score(c)));
+        cells.extend(
+            row.cells
+                .iter()
+                .zip(&row.spread)
+                .map(|(&c, &s)| format::score_spread(c, s)),
+        );
         cells.push(format::score(row.avg));
         cells.push(format::retained(row.retained));
         let _ = writeln!(md, "| {} |", cells.join(" | "));

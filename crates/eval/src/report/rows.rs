@@ -19,6 +19,15 @@ pub struct Retained {
     pub of: usize,
 }
 
+/// The spread of a cell computed from several runs of one task (seeds).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spread {
+    /// Sample standard deviation (n - 1) of the runs' scores, percent.
+    pub std: f64,
+    /// Runs.
+    pub n: usize,
+}
+
 /// One run behind one of our rows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunInfo {
@@ -41,8 +50,10 @@ pub struct ReportRow {
     /// Parameter count.
     pub params: Option<f64>,
     pub speedup: Option<f64>,
-    /// One per layout column.
+    /// One per layout column; ours: the mean over the row's runs of that column's task.
     pub cells: Vec<Option<f64>>,
+    /// One per layout column: the spread when the row has several runs of its task (seeds).
+    pub spread: Vec<Option<Spread>>,
     /// Paper rows: the printed average; ours: the mean of the cells when all are present.
     pub avg: Option<f64>,
     pub retained: Option<Retained>,

@@ -879,6 +879,9 @@ mod imp {
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
     use super::*;
+    use crate::kernels::{
+        batched_matmul_add_bf16 as batched_matmul_add, batched_matmul_bf16 as batched_matmul,
+    };
     use candle_core::{DType, Device, IndexOp};
     use rand::{Rng, SeedableRng};
 

@@ -181,12 +181,16 @@ pub fn train(
     let mut s = Session::start(model, plan, cfg, config_echo, opts)?;
     while s.state.step < plan.t_total {
         let record = s.step(objective, extra_rngs)?;
+        let evaluated = dev.is_some() && s.eval_due();
         let record = match dev.as_deref_mut() {
-            Some(d) if s.eval_due() => Some(s.evaluate(d, record)?),
+            Some(d) if evaluated => Some(s.evaluate(d, record)?),
             _ => record,
         };
         if let Some(r) = &record {
             s.metrics.write(r)?;
+        }
+        if evaluated && s.out_of_patience() {
+            break;
         }
         let stop = opts.stop.as_ref().is_some_and(|f| f.load(Ordering::SeqCst));
         if s.checkpoint_due() || stop {
@@ -460,6 +464,26 @@ impl<'a> Session<'a> {
             0 => self.epoch_done || last,
             n => self.state.step % n == 0 || last,
         }
+    }
+
+    /// True when the dev score has not improved for `patience` steps (said once, as the run
+    /// stops early).
+    fn out_of_patience(&self) -> bool {
+        let (Some(patience), Some((_, best))) = (self.cfg.patience, self.state.best) else {
+            return false;
+        };
+        let stale = self.state.step - best;
+        let stop = patience > 0 && stale >= patience && self.state.step < self.plan.t_total;
+        if stop {
+            let msg = format!(
+                "no dev improvement for {stale} steps (patience {patience}): stopping at step {} \
+                 of {}, keeping the best checkpoint (step {best})",
+                self.state.step, self.plan.t_total
+            );
+            tracing::info!("{msg}");
+            self.opts.progress.message(&msg);
+        }
+        stop
     }
 
     /// Evaluates on dev, keeps the model as `best/` when it improves the best score, and adds

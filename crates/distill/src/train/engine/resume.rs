@@ -6,7 +6,7 @@
 //! |---|---|
 //! | `optimizer.lr` | the base learning rate from the next step on (the schedule's shape is kept) |
 //! | `max_steps`, `epochs` | the run's total steps `t_total` = min(steps per epoch × epochs, max_steps) is recomputed, and the learning-rate schedule with it: step s uses the schedule of the new total at s (`warmup_linear` jumps to the new curve; `constant` is unaffected); a total below the checkpoint's step is refused |
-//! | `save_every`, `log_every`, `eval_every` | from the next step on |
+//! | `save_every`, `log_every`, `eval_every`, `patience` | from the next step on |
 //!
 //! Any other difference (seed, batch size, data, loss, model...) is refused, naming the keys,
 //! because the resumed run could not continue the interrupted one exactly.
@@ -15,13 +15,14 @@ use crate::error::{Error, Result};
 use std::path::Path;
 
 /// The train-config keys a resumed run may change.
-pub const RESUMABLE_KEYS: [&str; 6] = [
+pub const RESUMABLE_KEYS: [&str; 7] = [
     "optimizer.lr",
     "max_steps",
     "epochs",
     "save_every",
     "log_every",
     "eval_every",
+    "patience",
 ];
 
 /// Where the train config sits in the echo.
