@@ -86,15 +86,19 @@ fn run(
         nan_grad_at: nan_grad_at.to_vec(),
         nan_loss_at: nan_loss_at.to_vec(),
     };
-    let opts = RunOptions {
+    let r = train(&m, 8, c, &echo(c), &mut obj, None, &[], &fresh(out));
+    (m, r)
+}
+
+/// A fresh run into `out`, quiet.
+fn fresh(out: &std::path::Path) -> RunOptions<'static> {
+    RunOptions {
         output: out.to_path_buf(),
         resume: None,
         tokenizer_from: None,
         progress: &Quiet,
         stop: None,
-    };
-    let r = train(&m, 8, c, &echo(c), &mut obj, None, &[], &opts);
-    (m, r)
+    }
 }
 
 fn steps_logged(out: &std::path::Path) -> Vec<u64> {
@@ -314,14 +318,17 @@ fn with_patience_the_run_stops_once_the_dev_score_stops_improving_and_keeps_the_
     };
     // Best at step 2; steps 3, 4 and 5 do not improve on it.
     let mut dev = ScriptedDev(vec![0.5, 0.7, 0.6, 0.7, 0.65, 0.9].into_iter());
-    let opts = RunOptions {
-        output: dir.path().to_path_buf(),
-        resume: None,
-        tokenizer_from: None,
-        progress: &Quiet,
-        stop: None,
-    };
-    let r = train(&m, 8, &c, &echo(&c), &mut obj, Some(&mut dev), &[], &opts).unwrap();
+    let r = train(
+        &m,
+        8,
+        &c,
+        &echo(&c),
+        &mut obj,
+        Some(&mut dev),
+        &[],
+        &fresh(dir.path()),
+    )
+    .unwrap();
     assert_eq!(r.steps, 5);
     assert_eq!(steps_logged(dir.path()), [1, 2, 3, 4, 5]);
     let (best, step) = r.best.unwrap();
@@ -330,10 +337,16 @@ fn with_patience_the_run_stops_once_the_dev_score_stops_improving_and_keeps_the_
     let dir = tempfile::tempdir().unwrap();
     c.patience = None;
     let mut dev = ScriptedDev(vec![0.5, 0.7, 0.6, 0.7, 0.65, 0.9].into_iter());
-    let opts = RunOptions {
-        output: dir.path().to_path_buf(),
-        ..opts
-    };
-    let r = train(&m, 8, &c, &echo(&c), &mut obj, Some(&mut dev), &[], &opts).unwrap();
+    let r = train(
+        &m,
+        8,
+        &c,
+        &echo(&c),
+        &mut obj,
+        Some(&mut dev),
+        &[],
+        &fresh(dir.path()),
+    )
+    .unwrap();
     assert_eq!(r.steps, 20);
 }
