@@ -130,7 +130,7 @@ pub fn reference_args(
     } else {
         "fp32"
     };
-    let (threads, seq, iters, warmup) = (threads, seq, iters, warmup.max(1));
+    let warmup = warmup.max(1);
     ["--device", "cpu", "--min-time", "0", "--dtype", dtype]
         .iter()
         .map(|s| s.to_string())

@@ -317,18 +317,21 @@ fn with_patience_the_run_stops_once_the_dev_score_stops_improving_and_keeps_the_
         nan_loss_at: vec![],
     };
     // Best at step 2; steps 3, 4 and 5 do not improve on it.
-    let mut dev = ScriptedDev(vec![0.5, 0.7, 0.6, 0.7, 0.65, 0.9].into_iter());
-    let r = train(
-        &m,
-        8,
-        &c,
-        &echo(&c),
-        &mut obj,
-        Some(&mut dev),
-        &[],
-        &fresh(dir.path()),
-    )
-    .unwrap();
+    let mut run = |c: &TrainConfig, out: &std::path::Path| {
+        let mut dev = ScriptedDev(vec![0.5, 0.7, 0.6, 0.7, 0.65, 0.9].into_iter());
+        train(
+            &m,
+            8,
+            c,
+            &echo(c),
+            &mut obj,
+            Some(&mut dev),
+            &[],
+            &fresh(out),
+        )
+        .unwrap()
+    };
+    let r = run(&c, dir.path());
     assert_eq!(r.steps, 5);
     assert_eq!(steps_logged(dir.path()), [1, 2, 3, 4, 5]);
     let (best, step) = r.best.unwrap();
@@ -336,17 +339,5 @@ fn with_patience_the_run_stops_once_the_dev_score_stops_improving_and_keeps_the_
     // Without patience the same script runs all 20 steps.
     let dir = tempfile::tempdir().unwrap();
     c.patience = None;
-    let mut dev = ScriptedDev(vec![0.5, 0.7, 0.6, 0.7, 0.65, 0.9].into_iter());
-    let r = train(
-        &m,
-        8,
-        &c,
-        &echo(&c),
-        &mut obj,
-        Some(&mut dev),
-        &[],
-        &fresh(dir.path()),
-    )
-    .unwrap();
-    assert_eq!(r.steps, 20);
+    assert_eq!(run(&c, dir.path()).steps, 20);
 }
