@@ -16,6 +16,10 @@
 //!   { label = "Teacher", runs = "${stages.eval-teacher.outs}", teacher = true, bench = "teacher" },
 //!   { label = "TinyBERT", runs = "${stages.eval-student.outs}", bench = "student" },
 //!   { label = "Other", runs = ["runs/x/RTE"], speedup = 9.4 },   # a fixed speed-up
+//!   # seeds: several runs of one task in a row (nested lists are flattened)
+//!   { label = "Seeds", runs = ["${stages.s1.outs}", "${stages.s2.outs}"] },
+//!   # the dev sets' majority-class (constant for regression) baselines these runs recorded
+//!   { label = "Majority class", runs = "${stages.td-pred.outs}", baseline = true },
 //! ]
 //! outs = ["runs/report"]
 //! ```
@@ -97,6 +101,8 @@ pub struct Row {
     speedup: Option<f64>,
     #[serde(default)]
     bench: Option<String>,
+    #[serde(default)]
+    baseline: bool,
 }
 
 /// One inline table: a layout, an optional title, its rows.
@@ -114,19 +120,20 @@ fn table1() -> String {
     Layout::Table1.name().to_string()
 }
 
-/// One path or several.
+/// One path or several; nested lists are flattened, so that `runs` can join the outputs of
+/// several stages (seeds): `["${stages.a.outs}", "${stages.b.outs}"]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 enum Paths {
     One(String),
-    Many(Vec<String>),
+    Many(Vec<Paths>),
 }
 
 impl Paths {
     fn list(&self) -> Vec<&str> {
         match self {
             Paths::One(p) => vec![p.as_str()],
-            Paths::Many(v) => v.iter().map(String::as_str).collect(),
+            Paths::Many(v) => v.iter().flat_map(Paths::list).collect(),
         }
     }
 }
@@ -253,6 +260,7 @@ impl Job for Report {
                         runs: r.runs.list().iter().map(|d| ctx.path(d)).collect(),
                         teacher: r.teacher,
                         speedup,
+                        baseline: r.baseline,
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
@@ -313,6 +321,9 @@ fn check_rows(rows: &[Row], has_bench: bool) -> Result<()> {
         if let Some(s) = r.speedup.filter(|s| !(s.is_finite() && *s > 0.0)) {
             bail!("{row}: speedup {s} is not positive");
         }
+        if r.baseline && (r.teacher || r.speedup.is_some() || r.bench.is_some()) {
+            bail!("{row}: a baseline row cannot be the teacher or have a speed-up");
+        }
     }
     if rows.iter().filter(|r| r.teacher).count() > 1 {
         bail!("more than one row has teacher = true");
@@ -360,6 +371,30 @@ fn bench_speedup(results: &[serde_json::Value], name: &str, batch: Option<usize>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nested_run_lists_are_flattened_in_order() {
+        let rows: Rows = serde_json::from_str(
+            r#"[{"label": "seeds", "runs": [["a/RTE", "a/MRPC"], "b/RTE", [["c/RTE"]]]},
+                {"label": "one", "runs": "d"}]"#,
+        )
+        .unwrap();
+        assert_eq!(rows.0[0].runs.list(), ["a/RTE", "a/MRPC", "b/RTE", "c/RTE"]);
+        assert_eq!(rows.0[1].runs.list(), ["d"]);
+    }
+
+    #[test]
+    fn a_baseline_row_cannot_be_the_teacher() {
+        let rows: Rows = serde_json::from_str(
+            r#"[{"label": "majority", "runs": "a", "baseline": true, "teacher": true}]"#,
+        )
+        .unwrap();
+        let e = check_rows(&rows.0, false).unwrap_err().to_string();
+        assert!(
+            e.contains("rows[0] (majority)") && e.contains("baseline"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn speedups_come_from_the_named_model_at_the_largest_or_given_batch() {

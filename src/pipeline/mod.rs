@@ -8,10 +8,12 @@
 //! - A stage: `kind` (a registered [`StageKind`](registry::StageKind), executed in process, no
 //!   shell), `deps` (inputs: paths), `outs` (outputs: paths strictly inside `workdir`; they are
 //!   removed before the stage runs), optional `desc`, optional `foreach` (a list, or
-//!   `${params.NAME}` holding one: one stage `<name>@<item>` per item), and the kind's parameters
+//!   `${params.NAME}` holding one: one stage `<name>@<item>` per item; or a table of lists,
+//!   `{ seed = [1, 2], task = "${params.tasks}" }`: one stage per combination, `<name>@1-RTE`,
+//!   its values in key order, read as `${item.seed}`), and the kind's parameters
 //!   (any other key; a key the kind does not declare is an error).
 //! - References in any string: `${params.a.b}` (dotted into `[params]`; parameters may refer to
-//!   parameters), `${item}` (the `foreach` item), `${stages.NAME.out}` (a stage's single output;
+//!   parameters), `${item}` (the `foreach` item; `${item.KEY}` of a table `foreach`), `${stages.NAME.out}` (a stage's single output;
 //!   `${stages.NAME.outs}` all of them, or all outputs of a `foreach` group). A referenced stage
 //!   output is also an input of the referencing stage. A string that is exactly one reference
 //!   takes the value's type; `$${` is a literal `${`.

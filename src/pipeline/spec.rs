@@ -321,11 +321,37 @@ fn workdir_of(file: &Path, workdir: Option<&str>) -> Result<PathBuf> {
     Ok(abs)
 }
 
-/// The `foreach` value: a list of strings, integers or booleans, without duplicates.
+/// The `foreach` value: a list of strings, integers or booleans, without duplicates; or a
+/// table of such lists (`{ task = [...], seed = [...] }`), whose items are every combination
+/// (tables, read as `${item.task}`), the last key varying fastest.
 fn foreach_items(v: &Value, scope: &mut Scope) -> Result<Vec<Value>> {
     let resolved = resolve_value(v, &mut |n| scope.lookup(n))?;
-    let Value::Array(items) = resolved else {
-        bail!("expected a list (or `${{params.NAME}}` holding one), found {resolved}");
+    let items = match resolved {
+        Value::Array(items) => items,
+        Value::Table(axes) => {
+            let mut combos = vec![Table::new()];
+            for (key, values) in axes {
+                let Value::Array(values) = values else {
+                    bail!("`{key}`: expected a list, found {values}");
+                };
+                if values.is_empty() {
+                    bail!("`{key}`: the list is empty");
+                }
+                let mut next = Vec::with_capacity(combos.len() * values.len());
+                for c in &combos {
+                    for v in &values {
+                        let mut c = c.clone();
+                        c.insert(key.clone(), v.clone());
+                        next.push(c);
+                    }
+                }
+                combos = next;
+            }
+            combos.into_iter().map(Value::Table).collect()
+        }
+        other => bail!(
+            "expected a list, a table of lists (or `${{params.NAME}}` holding one), found {other}"
+        ),
     };
     let mut labels = Vec::new();
     for item in &items {
@@ -338,12 +364,23 @@ fn foreach_items(v: &Value, scope: &mut Scope) -> Result<Vec<Value>> {
     Ok(items)
 }
 
-/// The text after `@` in an instance name.
+/// The text after `@` in an instance name: the item, or a table item's values joined by `-`
+/// in key order.
 fn item_label(v: &Value) -> Result<String> {
     let label = match v {
         Value::String(s) => s.clone(),
         Value::Integer(i) => i.to_string(),
         Value::Boolean(b) => b.to_string(),
+        Value::Table(t) if !t.is_empty() => {
+            return t
+                .values()
+                .map(|v| match v {
+                    Value::Table(_) => bail!("items of a table `foreach` must be plain values"),
+                    v => item_label(v),
+                })
+                .collect::<Result<Vec<_>>>()
+                .map(|parts| parts.join("-"));
+        }
         other => bail!("items must be strings, integers or booleans, found {other}"),
     };
     if label.is_empty()
@@ -404,11 +441,21 @@ impl<'a> Scope<'a> {
     }
 
     fn lookup(&mut self, name: &str) -> Result<Value> {
-        if name == "item" {
-            return self
+        if let Some(key) = name.strip_prefix("item") {
+            let item = self
                 .item
-                .cloned()
-                .ok_or_else(|| anyhow!("`${{item}}` is only defined in a stage with `foreach`"));
+                .ok_or_else(|| anyhow!("`${{item}}` is only defined in a stage with `foreach`"))?;
+            return match (key.strip_prefix('.'), item) {
+                (None, _) if key.is_empty() => Ok(item.clone()),
+                (Some(k), Value::Table(t)) => t
+                    .get(k)
+                    .cloned()
+                    .ok_or_else(|| anyhow!("`${{{name}}}`: the item has {}", key_list(t))),
+                (Some(_), _) => {
+                    bail!("`${{{name}}}`: the item `{item}` is not a table (`foreach` is a list)")
+                }
+                (None, _) => bail!("unknown reference `${{{name}}}`"),
+            };
         }
         if let Some(key) = name.strip_prefix("params.") {
             return get_dotted(self.params, key)

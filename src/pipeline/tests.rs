@@ -388,6 +388,62 @@ outs = ["report.txt"]
 }
 
 #[test]
+fn a_table_foreach_runs_every_combination_and_items_are_read_by_key() {
+    let f = Fixture::new(
+        r#"
+[params]
+tasks = ["RTE", "MRPC"]
+[stages.ft]
+kind = "__test-write"
+foreach = "${params.tasks}"
+text = "${item}"
+outs = ["runs/ft/${item}.txt"]
+[stages.seeds]
+kind = "__test-write"
+foreach = { task = "${params.tasks}", seed = [1, 2] }
+text = "${item.task} seed ${item.seed} from ${stages.ft@${item.task}.out}"
+outs = ["runs/seeds/${item.task}-${item.seed}.txt"]
+"#,
+    );
+    let p = f.load(&[]).unwrap();
+    let names: Vec<&str> = p.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "ft@RTE",
+            "ft@MRPC",
+            "seeds@1-RTE",
+            "seeds@1-MRPC",
+            "seeds@2-RTE",
+            "seeds@2-MRPC"
+        ]
+    );
+    assert_eq!(p.stages[5].deps, ["runs/ft/MRPC.txt"]);
+    f.run(&[]);
+    assert_eq!(
+        std::fs::read_to_string(f.path("runs/seeds/MRPC-2.txt")).unwrap(),
+        "MRPC seed 2 from runs/ft/MRPC.txt\nMRPC\n"
+    );
+
+    let bad = |foreach: &str, text: &str| {
+        let f = Fixture::new(&format!(
+            "[stages.s]\nkind = \"__test-write\"\nforeach = {foreach}\ntext = \"{text}\"\n\
+             outs = [\"o/${{item.a}}\"]\n"
+        ));
+        f.load(&[]).err().map(|e| e.to_string()).unwrap_or_default()
+    };
+    let e = bad("{ a = [1], b = 2 }", "x");
+    assert!(
+        e.contains("foreach") && e.contains("`b`: expected a list"),
+        "{e}"
+    );
+    let e = bad("{ a = [1, 2] }", "${item.c}");
+    assert!(e.contains("`${item.c}`: the item has a"), "{e}");
+    let e = bad("[1, 2]", "x");
+    assert!(e.contains("not a table"), "{e}");
+}
+
+#[test]
 fn parameters_can_reference_parameters_and_overrides_keep_types() {
     let f = Fixture::new(
         r#"

@@ -188,3 +188,69 @@ fn runs_of_one_task_in_one_row_are_seeds_shown_as_mean_and_standard_deviation() 
         "{csv}"
     );
 }
+
+#[test]
+fn a_baseline_row_shows_the_baselines_the_runs_recorded_and_no_size_or_speed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut runs = Vec::new();
+    let majority = |accuracy: f64, f1: f64| serde_json::json!({"accuracy": accuracy, "f1": f1, "score": accuracy});
+    for (task, baseline) in [
+        ("RTE", Some(majority(0.527, 0.0))),
+        ("MRPC", Some(majority(0.684, 0.812))),
+        ("CoLA", None),
+    ] {
+        let run = dir.path().join(task);
+        std::fs::create_dir_all(&run).unwrap();
+        let mut summary = serde_json::json!({
+            "task": task, "model": "TinyBERT", "params": 100, "speedup": 9.0,
+            "dev": {"accuracy": 0.8, "f1": 0.8, "score": 0.8}, "score": 0.8,
+        });
+        if let Some(b) = baseline {
+            summary["baseline"] = b;
+        }
+        std::fs::write(run.join("summary.json"), summary.to_string()).unwrap();
+        runs.push(run);
+    }
+    // RTE twice (two seeds): one baseline, no spread.
+    let toml = format!(
+        "paper = false\n[[rows]]\nlabel = \"Majority class\"\nruns = [\"{0}\", \"{1}\", \"{0}\"]\n\
+         baseline = true\n",
+        runs[0].display(),
+        runs[1].display()
+    );
+    let spec_path = dir.path().join("REPORT.toml");
+    std::fs::write(&spec_path, toml).unwrap();
+    let report = build_report(&ReportSpec::load(&spec_path).unwrap()).unwrap();
+    let row = &report.rows[0];
+    let cols = report.columns();
+    let at = |name: &str| row.cells[cols.iter().position(|c| *c == name).unwrap()];
+    assert!((at("RTE").unwrap() - 52.7).abs() < 1e-9);
+    assert!(
+        (at("MRPC").unwrap() - 81.2).abs() < 1e-9,
+        "Table 1 shows MRPC's F1"
+    );
+    assert_eq!((row.params, row.speedup), (None, None));
+    assert!(row.spread.iter().all(Option::is_none));
+    assert!(report
+        .charts
+        .iter()
+        .all(|c| c.series.iter().all(|s| s.label != "Majority class")));
+
+    // A run without a recorded baseline is named with the missing key.
+    let bad = dir.path().join("BAD.toml");
+    std::fs::write(
+        &bad,
+        format!(
+            "[[rows]]\nlabel = \"Majority class\"\nruns = [\"{}\"]\nbaseline = true\n",
+            runs[2].display()
+        ),
+    )
+    .unwrap();
+    let err = build_report(&ReportSpec::load(&bad).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("CoLA") && err.contains("summary.json") && err.contains("baseline"),
+        "{err}"
+    );
+}

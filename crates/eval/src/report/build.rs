@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::glue::{EvalSet, GlueColumn};
 use crate::paper::PaperNumbers;
 use crate::scoring::{combine, Convention};
+use tinybert_run::Scores;
 
 /// A report ready to render.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,7 +71,9 @@ pub fn build_report(spec: &ReportSpec) -> Result<Report> {
             .map(|dir| ScoredRun::load(dir))
             .collect::<Result<Vec<_>>>()?;
         ours.push(our_row(spec, i, row_spec, &runs, columns)?);
-        loaded.push((row_spec.label.clone(), runs));
+        if !row_spec.baseline {
+            loaded.push((row_spec.label.clone(), runs));
+        }
     }
     fill_retained(&mut ours);
     rows.extend(ours);
@@ -132,7 +135,7 @@ fn our_row(
             path: shown,
             task: task.name().to_string(),
             step: run.run.summary.step,
-            score: run.dev.score * 100.0,
+            score: shown_scores(row, run)?.score * 100.0,
         });
     }
     // Several runs of one task (seeds): the cell is their mean, with their spread.
@@ -140,9 +143,12 @@ fn our_row(
     let mut spread = Vec::with_capacity(columns.len());
     for c in columns {
         let mut values = Vec::new();
-        for r in runs.iter().filter(|r| r.task == c.task) {
+        // A baseline is the dev set's: one value per task, whatever the seeds.
+        let of_task = runs.iter().filter(|r| r.task == c.task);
+        for r in of_task.take(if row.baseline { 1 } else { usize::MAX }) {
             let scores = match c.set {
-                EvalSet::Main => Some(&r.dev),
+                EvalSet::Main => Some(shown_scores(row, r)?),
+                EvalSet::Mismatched if row.baseline => None,
                 EvalSet::Mismatched => r.run.summary.dev_mismatched.as_ref(),
             };
             if let Some(s) = scores {
@@ -158,17 +164,37 @@ fn our_row(
     } else {
         None
     };
+    let model = !row.baseline;
     Ok(ReportRow {
         source: Source::Ours,
         label: row.label.clone(),
         teacher: row.teacher,
-        params: row_params(runs),
-        speedup: row.speedup.or_else(|| row_speedup(runs)),
+        params: row_params(runs).filter(|_| model),
+        speedup: row.speedup.or_else(|| row_speedup(runs)).filter(|_| model),
         cells,
         spread,
         avg,
         retained: None,
         runs: infos,
+    })
+}
+
+/// The scores a row shows for `run`: its dev scores, or for a baseline row the dev set's
+/// baseline the run recorded.
+fn shown_scores<'a>(row: &RowSpec, run: &'a ScoredRun) -> Result<&'a Scores> {
+    if !row.baseline {
+        return Ok(&run.dev);
+    }
+    run.run.summary.baseline.as_ref().ok_or_else(|| {
+        Error::invalid(
+            run.run.summary_path(),
+            "baseline",
+            format!(
+                "missing: row `{}` shows baselines, and only task distillation with a dev set \
+                 records one",
+                row.label
+            ),
+        )
     })
 }
 

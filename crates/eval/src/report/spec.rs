@@ -16,6 +16,11 @@
 //! label = "TinyBERT 3L-384"
 //! runs = ["runs/student-rte", "runs/student-mrpc"]
 //! speedup = 3.1                      # optional; else the runs' summary.json `speedup`
+//!
+//! [[rows]]
+//! label = "Majority class (constant for STS-B)"
+//! runs = ["runs/student-rte", "runs/student-mrpc"]
+//! baseline = true                    # the dev sets' trivial baseline recorded by these runs
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -60,6 +65,11 @@ pub struct RowSpec {
     /// Measured speed-up, overriding the runs' `summary.json`.
     #[serde(default)]
     pub speedup: Option<f64>,
+    /// Show the dev sets' trivial baseline (majority class; constant prediction for
+    /// regression) that the runs recorded in `summary.json` (`baseline`, written by task
+    /// distillation's teacher check) instead of the runs' own scores.
+    #[serde(default)]
+    pub baseline: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -136,6 +146,7 @@ impl ReportSpec {
                     label: model,
                     runs: vec![dir],
                     speedup: None,
+                    baseline: false,
                 }),
             }
         }
@@ -179,6 +190,13 @@ impl ReportSpec {
             }
             if self.rows[..i].iter().any(|r| r.label == row.label) {
                 return Err(Error::invalid(&self.origin, key, "duplicate label"));
+            }
+            if row.baseline && (row.teacher || row.speedup.is_some()) {
+                return Err(Error::invalid(
+                    &self.origin,
+                    key,
+                    "a baseline row cannot be the teacher or have a speed-up",
+                ));
             }
             if let Some(s) = row.speedup {
                 if !(s.is_finite() && s > 0.0) {
