@@ -150,6 +150,47 @@ fn sigkill_in_a_training_stage_then_run_resumes_it_and_the_lock_never_marks_it_d
 }
 
 #[test]
+fn ctrl_c_stops_the_whole_run_even_with_keep_going() {
+    let dir = setup();
+    let d = dir.path();
+    let text = format!(
+        "{PIPELINE}[stages.other]\nkind = \"__test-write\"\ntext = \"other\"\n\
+         outs = [\"runs/other.txt\"]\n"
+    );
+    std::fs::write(d.join("p.toml"), text).unwrap();
+    let child = tinybert(d)
+        .args(["run", "p.toml", "--keep-going"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !d.join("runs/train/progress").exists() {
+        assert!(started.elapsed() < Duration::from_secs(60), "no progress");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    let (summary, _) = texts(&out);
+    assert!(!out.status.success());
+    assert!(summary.contains("interrupted at step"), "{summary}");
+    assert!(
+        !d.join("runs/other.txt").exists(),
+        "a later independent stage ran after Ctrl-C:\n{summary}"
+    );
+    let (_, progress) = run_ok(d, &["run", "p.toml"]);
+    assert!(
+        progress.contains("resuming an interrupted run"),
+        "{progress}"
+    );
+}
+
+#[test]
 fn an_interrupted_stage_whose_parameters_changed_starts_over() {
     let dir = setup();
     let d = dir.path();

@@ -224,7 +224,9 @@ pub fn run(
             Status::Failed(e) => {
                 o.elapsed = Some(started.elapsed());
                 ui.line(&format!("{tag}: FAILED: {e}"));
-                stopped = !opts.keep_going;
+                // Ctrl-C stops the run, `--keep-going` or not.
+                let interrupted = run.ctx.stop.load(std::sync::atomic::Ordering::SeqCst);
+                stopped = !opts.keep_going || interrupted;
             }
             _ => {}
         }

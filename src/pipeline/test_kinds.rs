@@ -110,7 +110,7 @@ impl StageKind for FailKind {
 }
 
 /// `__test-steps`: a resumable "trainer". Counts `steps` steps of `step_ms` each, writing
-/// `<out>/progress` (its checkpoint) after each; resumes from it; finally writes
+/// `<out>/progress` (its checkpoint) after each, stopping with an error at Ctrl-C; resumes from it; finally writes
 /// `<out>/result.txt` = `resumed_from=<step>` and the content of its inputs.
 struct StepsKind;
 
@@ -154,6 +154,9 @@ impl StageKind for StepsKind {
         let bar = ctx.progress.add(ProgressBar::new(cfg.steps));
         bar.set_position(start);
         for step in start..cfg.steps {
+            if ctx.stop.load(std::sync::atomic::Ordering::SeqCst) {
+                bail!("interrupted at step {step}");
+            }
             std::thread::sleep(Duration::from_millis(cfg.step_ms));
             write_atomic(&checkpoint, (step + 1).to_string().as_bytes())?;
             bar.inc(1);
