@@ -101,10 +101,11 @@ fn every_shipped_pipeline_parses_and_plans_its_whole_graph() {
     }
     let names: Vec<&str> = files.iter().map(String::as_str).collect();
     let (_tmp, main) = checkout(&names);
-    // Stage counts: glue 5 + 8 tasks x 8; ablations 4 + 3 tasks x 35; glue-mini 5 + 3 x 16.
+    // Stage counts: glue 5 + 8 tasks x 8; ablations 4 + 3 tasks x 35; glue-mini 5 + 5 teacher
+    // tasks x 3 + 4 student tasks x (4 + 3 seeds) + 2 ablation tasks x (2 + 3 x 3 seeds).
     let expected = [
         ("ablations.toml", 109),
-        ("glue-mini.toml", 53),
+        ("glue-mini.toml", 70),
         ("glue.toml", 69),
         ("quickstart.toml", 15),
     ];
