@@ -23,6 +23,18 @@ struct Gold<'a> {
     nan_loss_at: Vec<usize>,
 }
 
+impl<'a> Gold<'a> {
+    /// The objective on 8 examples for `model`.
+    fn new(model: &'a Model, nan_grad_at: &[usize], nan_loss_at: &[usize]) -> Self {
+        Gold {
+            model,
+            data: examples(8),
+            nan_grad_at: nan_grad_at.to_vec(),
+            nan_loss_at: nan_loss_at.to_vec(),
+        }
+    }
+}
+
 impl Objective for Gold<'_> {
     fn loss(&mut self, indices: &[usize], step: usize) -> tinybert_distill::Result<Loss> {
         let items: Vec<&Example> = indices.iter().map(|&i| &self.data[i]).collect();
@@ -80,12 +92,7 @@ fn run(
     tinybert_distill::Result<tinybert_distill::train::RunResult>,
 ) {
     let m = model(&config(1, 8), Some(2), 3);
-    let mut obj = Gold {
-        model: &m,
-        data: examples(8),
-        nan_grad_at: nan_grad_at.to_vec(),
-        nan_loss_at: nan_loss_at.to_vec(),
-    };
+    let mut obj = Gold::new(&m, nan_grad_at, nan_loss_at);
     let r = train(&m, 8, c, &echo(c), &mut obj, None, &[], &fresh(out));
     (m, r)
 }
@@ -231,12 +238,7 @@ fn a_resumed_run_may_change_the_learning_rate_and_length_and_says_so() {
     second.optimizer.lr = 1e-4;
     second.max_steps = Some(4);
     let m = model(&config(1, 8), Some(2), 3);
-    let mut obj = Gold {
-        model: &m,
-        data: examples(8),
-        nan_grad_at: vec![],
-        nan_loss_at: vec![],
-    };
+    let mut obj = Gold::new(&m, &[], &[]);
     let messages = Messages::default();
     let opts = RunOptions {
         output: out.clone(),
@@ -310,12 +312,7 @@ fn with_patience_the_run_stops_once_the_dev_score_stops_improving_and_keeps_the_
     c.eval_every = 1;
     c.patience = Some(3);
     let m = model(&config(1, 8), Some(2), 3);
-    let mut obj = Gold {
-        model: &m,
-        data: examples(8),
-        nan_grad_at: vec![],
-        nan_loss_at: vec![],
-    };
+    let mut obj = Gold::new(&m, &[], &[]);
     // Best at step 2; steps 3, 4 and 5 do not improve on it.
     let mut run = |c: &TrainConfig, out: &std::path::Path| {
         let mut dev = ScriptedDev(vec![0.5, 0.7, 0.6, 0.7, 0.65, 0.9].into_iter());
