@@ -28,6 +28,7 @@ pub mod logits;
 pub mod parquet_io;
 pub mod progress;
 pub mod schema;
+pub mod table;
 pub mod task;
 pub mod tsv;
 
