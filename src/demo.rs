@@ -101,6 +101,11 @@ pub struct DemoOptions {
     /// Dimension of the word vectors in `glove.txt`.
     #[arg(long, default_value_t = DemoOptions::default().glove_dim, value_parser = crate::jobs::values::positive)]
     pub glove_dim: usize,
+    /// Also write the sentiment task and a sentence-pair regression as tasks of one's own, in
+    /// every file format (`tasks/<format>/<task>/`, [`crate::demo_tasks`]); their test files
+    /// have `dev` rows.
+    #[arg(long)]
+    pub own_tasks: bool,
 }
 
 impl Default for DemoOptions {
@@ -112,6 +117,7 @@ impl Default for DemoOptions {
             train: 2000,
             dev: 400,
             glove_dim: 16,
+            own_tasks: false,
         }
     }
 }
@@ -261,7 +267,7 @@ fn corpus_sentence(rng: &mut StdRng, topic: usize, mood: Mood) -> String {
 
 /// One labelled task sentence: one to three opinions (majority polarity = label; "not"
 /// flips the adjective after it) among neutral distractors, about a random topic.
-fn task_sentence(rng: &mut StdRng) -> (String, u8) {
+pub(crate) fn task_sentence(rng: &mut StdRng) -> (String, u8) {
     let label_mood = Mood::random(rng);
     let (_, nouns, _) = TOPICS[rng.random_range(0..TOPICS.len())];
     let noun = |rng: &mut StdRng| pick(rng, &nouns);
@@ -473,6 +479,14 @@ pub fn write_demo(dir: &Path, opts: &DemoOptions) -> Result<DemoSummary> {
     write(dir, "SST-2/dev.tsv", &tsv(&dev))?;
     write(dir, "vocab.txt", &(vocab.join("\n") + "\n"))?;
     write(dir, "glove.txt", &glove)?;
+    if opts.own_tasks {
+        let sizes = crate::demo_tasks::Sizes {
+            train: opts.train,
+            dev: opts.dev,
+            test: opts.dev,
+        };
+        crate::demo_tasks::write_own_tasks(dir, &mut rng, sizes)?;
+    }
     write(dir, "README.md", &readme(&summary))?;
     let json = serde_json::to_string_pretty(&summary).context("summary serialises")?;
     write(dir, "summary.json", &(json + "\n"))?;

@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 mod demo;
+mod demo_tasks;
 mod device;
 mod jobs;
 mod pipeline;

@@ -1,11 +1,12 @@
 //! `tinybert eval ...`: a fine-tuned model on a GLUE split, prediction files scored against
 //! gold labels, and the GLUE leaderboard submission zip.
 
+use crate::jobs::values::{check_data_dir, TaskArg};
 use crate::GlobalArgs;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
-use tinybert_data::Task;
+use tinybert_data::{OwnTask, Task};
 use tinybert_eval::{score_prediction_file, write_submission};
 
 #[derive(Debug, Subcommand)]
@@ -23,12 +24,12 @@ pub enum EvalCommand {
 
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
-    /// CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE or WNLI.
+    /// CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI, or a task file of one's own.
+    #[arg(long, value_parser = crate::jobs::values::task)]
+    pub task: TaskArg,
+    /// GLUE root folder (holding RTE/ ...) or the task's folder (GLUE tasks only).
     #[arg(long)]
-    pub task: String,
-    /// GLUE root folder (holding RTE/ ...) or the task's folder.
-    #[arg(long)]
-    pub data_dir: PathBuf,
+    pub data_dir: Option<PathBuf>,
     /// A labelled split: dev (MNLI: dev_matched or dev_mismatched), or train.
     #[arg(long, default_value = "dev")]
     pub split: String,
@@ -61,8 +62,14 @@ pub fn run(c: EvalCommand, g: &GlobalArgs) -> Result<()> {
 }
 
 fn score(a: ScoreArgs) -> Result<()> {
-    let task: Task = a.task.parse()?;
-    let s = score_prediction_file(task, &a.data_dir, &a.split, &a.predictions)?;
+    let dir = a.data_dir.as_ref().map(|d| d.to_string_lossy());
+    check_data_dir(&a.task, dir.as_deref())?;
+    let task = match &a.task {
+        TaskArg::Named(t) => *t,
+        TaskArg::File(f) => OwnTask::load(f.as_ref())?,
+    };
+    let data_dir = a.data_dir.unwrap_or_default();
+    let s = score_prediction_file(task, &data_dir, &a.split, &a.predictions)?;
     if a.json {
         println!("{}", serde_json::to_string(&s.scores)?);
     } else {

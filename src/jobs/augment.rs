@@ -26,7 +26,7 @@
 //! outs = ["runs/augment/${item}"]
 //! ```
 
-use super::values::{positive, probability, task};
+use super::values::{check_data_dir, positive, probability, task, TaskArg};
 use super::{Ctx, Input, Job};
 use crate::progress::DataBar;
 use anyhow::{bail, Context, Result};
@@ -42,12 +42,13 @@ pub struct Augment {
     /// Teacher model folder (or hub id) with a masked-LM head; its tokenizer is used.
     #[arg(long)]
     pub teacher: String,
-    /// CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE or WNLI.
+    /// CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI, or a task file of one's own
+    /// (`*.toml`); its training split is augmented.
     #[arg(long, value_parser = task)]
-    pub task: Task,
-    /// GLUE root folder (holding SST-2/ ...) or the task's own folder; train.tsv is augmented.
+    pub task: TaskArg,
+    /// GLUE root folder (holding SST-2/ ...) or the task's own folder (GLUE tasks only).
     #[arg(long)]
-    pub data_dir: String,
+    pub data_dir: Option<String>,
     /// GloVe vectors (standard text format).
     #[arg(long)]
     pub glove: String,
@@ -103,12 +104,17 @@ impl Job for Augment {
     const KIND: &'static str = "augment";
     const RESUMABLE: bool = true;
 
+    fn validate(&self) -> Result<()> {
+        check_data_dir(&self.task, self.data_dir.as_deref())
+    }
+
     fn inputs(&self) -> Vec<Input<'_>> {
-        vec![
+        let mut v = vec![
             Input::Model("teacher", &self.teacher),
-            Input::glue(&self.data_dir, self.task),
             Input::path("glove", &self.glove),
-        ]
+        ];
+        v.extend(Input::task(self.data_dir.as_deref(), &self.task));
+        v
     }
 
     fn run(&self, ctx: &Ctx, out: &Path) -> Result<()> {
@@ -131,9 +137,10 @@ impl Job for Augment {
             );
         }
         let (tok, hash) = ctx.tokenizer(&dir)?;
+        let task = self.task.resolve(ctx)?;
         let mut o = AugmentOptions::new(
-            self.task,
-            ctx.path(&self.data_dir),
+            task,
+            ctx.path(self.data_dir.as_deref().unwrap_or_default()),
             ctx.path(&self.glove),
             out.to_path_buf(),
         );
@@ -150,7 +157,6 @@ impl Job for Augment {
         o.skip_bad_rows = self.skip_bad_rows;
         o.log_candidates = self.log_candidates.as_ref().map(|p| ctx.path(p));
         o.stop = Some(ctx.stop.clone());
-        let task = self.task;
         let bar = DataBar::examples(&ctx.progress, &format!("augment {task}"));
         match augment_glue(&o, &teacher, &tok, &hash, &bar)? {
             AugmentOutcome::Done(s) => ctx.say(&format!(

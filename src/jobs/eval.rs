@@ -10,8 +10,8 @@
 //! model = "${stages.td-pred@${item}.out}"
 //! label = "TinyBERT-4"                 # the report row this run belongs to
 //! data = "${stages.glue@${item}.out}/dev"   # a tokenised split (from `glue`), or:
-//! # task = "${item}"                   # with data_dir: tokenise the split here
-//! # data_dir = "data/glue"
+//! # task = "${item}"                   # tokenise the split here: a GLUE task with data_dir,
+//! # data_dir = "data/glue"              # or a task file of one's own (`data/reviews/task.toml`)
 //! # split = "dev"                      # dev (MNLI: both), test, or a named split
 //! # max_seq_len = 128                  # with data_dir only
 //! batch_size = 64                      # optional
@@ -20,7 +20,7 @@
 //! ```
 
 use super::train::dataset_task;
-use super::values::{positive, positive_number, task};
+use super::values::{check_data_dir, positive, positive_number, task, TaskArg};
 use super::{Ctx, Input, Job};
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -43,13 +43,14 @@ pub struct Eval {
     #[arg(long)]
     pub label: Option<String>,
     /// A tokenised split from `tinybert data glue` (its tokenizer must be the model's).
-    #[arg(long, conflicts_with_all = ["data_dir", "task", "max_seq_len"], required_unless_present = "data_dir")]
+    #[arg(long, conflicts_with_all = ["data_dir", "task", "max_seq_len"], required_unless_present = "task")]
     pub data: Option<String>,
-    /// With `data_dir`: CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE or WNLI.
-    #[arg(long, value_parser = task, requires = "data_dir")]
-    pub task: Option<Task>,
-    /// A GLUE root folder (holding RTE/ ...) or the task's folder; the split is tokenised
-    /// with the model's tokenizer.
+    /// Instead of `data`: CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE or WNLI with
+    /// `data_dir`, or a task file of one's own (`*.toml`); the split is read from its file and
+    /// tokenised with the model's tokenizer.
+    #[arg(long, value_parser = task)]
+    pub task: Option<TaskArg>,
+    /// A GLUE root folder (holding RTE/ ...) or the task's folder (GLUE tasks only).
     #[arg(long, requires = "task")]
     pub data_dir: Option<String>,
     /// dev or test (MNLI: dev = dev_matched + dev_mismatched, test likewise, or one of them).
@@ -74,35 +75,42 @@ pub struct Eval {
 impl Job for Eval {
     const KIND: &'static str = "eval";
 
+    fn validate(&self) -> Result<()> {
+        match &self.task {
+            Some(t) => check_data_dir(t, self.data_dir.as_deref()),
+            None => Ok(()),
+        }
+    }
+
     fn inputs(&self) -> Vec<Input<'_>> {
         let mut v = vec![Input::Model("model", &self.model)];
         if let Some(d) = &self.data {
             v.push(Input::path("data", d));
         }
-        if let (Some(d), Some(task)) = (&self.data_dir, self.task) {
-            v.push(Input::glue(d, task));
+        if let Some(task) = &self.task {
+            v.extend(Input::task(self.data_dir.as_deref(), task));
         }
         v
     }
 
     fn run(&self, ctx: &Ctx, out: &Path) -> Result<()> {
         let model = ctx.model(&self.model)?;
-        let (task, data) = match (&self.data, &self.data_dir, self.task) {
-            (Some(d), None, None) => {
+        let (task, data) = match (&self.data, &self.task) {
+            (Some(d), None) => {
                 let path = ctx.path(d);
                 let task = dataset_task(&path).context("data")?;
                 let split = self.split.clone();
                 (task, EvalData::Parquet { path, split })
             }
-            (None, Some(dir), Some(task)) => (
-                task,
+            (None, Some(task)) => (
+                task.resolve(ctx)?,
                 EvalData::Glue {
-                    data_dir: ctx.path(dir),
+                    data_dir: ctx.path(self.data_dir.as_deref().unwrap_or_default()),
                     split: self.split.clone().unwrap_or_else(|| "dev".into()),
                     max_seq_len: self.max_seq_len,
                 },
             ),
-            _ => bail!("give either `data` (a tokenised split) or `data_dir` with `task`"),
+            _ => bail!("give either `data` (a tokenised split) or `task` (with `data_dir` for a GLUE task)"),
         };
         let opts = EvalOptions {
             model: model.clone(),
@@ -151,6 +159,9 @@ impl Job for Eval {
         let params = result.params as u64;
         let mut summary = Summary::scored("eval", task.name(), &label, params, first.clone());
         summary.speedup = self.speedup;
+        if let Some(def) = task.record() {
+            summary.insert(Task::RECORD_KEY, def);
+        }
         summary
             .extra
             .insert("split".into(), first_split.to_string().into());

@@ -16,12 +16,11 @@
 //! ```
 
 use super::train::{dev_set, task_of, TrainArgs, Training};
-use super::values::task;
+use super::values::{task, TaskArg};
 use super::{Ctx, Input, Job};
 use anyhow::{Context, Result};
 use clap::Args;
 use std::path::Path;
-use tinybert_data::Task;
 use tinybert_distill::train::{finetune, DevEval, TaskData};
 use tinybert_distill::FinetuneConfig;
 
@@ -32,9 +31,10 @@ pub struct Finetune {
     /// The model: a folder or hub id.
     #[arg(long)]
     pub model: String,
-    /// The task; default: the one the training set records (a different one is an error).
+    /// The task (a name or a task file); default: the one the training set records (a
+    /// different one is an error).
     #[arg(long, value_parser = task)]
-    pub task: Option<Task>,
+    pub task: Option<TaskArg>,
     /// Tokenised training set.
     #[arg(long)]
     pub data: String,
@@ -66,7 +66,10 @@ impl Job for Finetune {
     fn run(&self, ctx: &Ctx, out: &Path) -> Result<()> {
         let model = ctx.model(&self.model)?;
         let train = ctx.path(&self.data);
-        let task = task_of(&train, self.task)?;
+        let task = task_of(
+            &train,
+            self.task.as_ref().map(|t| t.resolve(ctx)).transpose()?,
+        )?;
         let data = TaskData { task, train };
         let mut dev = dev_set(ctx, self.dev.as_ref(), task, &model)?;
         let cfg = FinetuneConfig {

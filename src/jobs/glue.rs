@@ -8,8 +8,9 @@
 //! [stages.glue]
 //! kind = "glue"
 //! foreach = "${params.tasks}"
-//! task = "${item}"                 # CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI
-//! data_dir = "data/glue"           # the GLUE root (holding SST-2/ ...) or the task's folder
+//! task = "${item}"                 # CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI,
+//!                                  # or a task file of one's own (`data/reviews/task.toml`)
+//! data_dir = "data/glue"           # GLUE tasks: the GLUE root (holding SST-2/ ...) or the task's folder
 //! model = "models/bert-base-uncased"   # whose tokenizer
 //! splits = ["train", "dev"]        # optional; these are the defaults
 //! max_seq_len = 128                # optional; default 64 for single sentences, 128 for pairs
@@ -19,7 +20,7 @@
 //! outs = ["runs/glue/${item}"]
 //! ```
 
-use super::values::{counts, positive, task};
+use super::values::{check_data_dir, counts, positive, task, TaskArg};
 use super::{Ctx, Input, Job};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
@@ -31,12 +32,13 @@ use tinybert_data::{build_glue, Example, GlueBuildOptions, GlueDataset, Label, T
 /// GLUE splits into tokenised Parquet datasets (one sub-folder per split) with `summary.json`.
 #[derive(Debug, Args)]
 pub struct Glue {
-    /// CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE or WNLI.
+    /// CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI, or a task file of one's own
+    /// (`*.toml`: its files, columns and labels).
     #[arg(long, value_parser = task)]
-    pub task: Task,
-    /// GLUE root folder (holding SST-2/ ...) or the task's own folder.
+    pub task: TaskArg,
+    /// GLUE root folder (holding SST-2/ ...) or the task's own folder (GLUE tasks only).
     #[arg(long)]
-    pub data_dir: String,
+    pub data_dir: Option<String>,
     /// Model folder (or hub id) whose tokenizer is used.
     #[arg(long)]
     pub model: String,
@@ -65,8 +67,8 @@ impl Glue {
     fn files(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
         for s in &self.splits {
-            match (self.task, s.as_str()) {
-                (Task::MNLI, "dev" | "test") => {
+            match (self.task.named(), s.as_str()) {
+                (Some(Task::MNLI), "dev" | "test") => {
                     out.push((format!("{s}_matched"), s.clone()));
                     out.push((format!("{s}_mismatched"), format!("{s}_mismatched")));
                 }
@@ -81,10 +83,13 @@ impl Job for Glue {
     const KIND: &'static str = "glue";
 
     fn validate(&self) -> Result<()> {
-        for (split, _) in self.files() {
-            self.task
-                .check_split(&split)
-                .map_err(|e| anyhow!("split `{split}`: {e}"))?;
+        check_data_dir(&self.task, self.data_dir.as_deref())?;
+        // A task file's splits are known once it is read (when the job runs).
+        if let Some(task) = self.task.named() {
+            for (split, _) in self.files() {
+                task.check_split(&split)
+                    .map_err(|e| anyhow!("split `{split}`: {e}"))?;
+            }
         }
         if let Some(s) = self
             .max_rows
@@ -101,21 +106,20 @@ impl Job for Glue {
     }
 
     fn inputs(&self) -> Vec<Input<'_>> {
-        vec![
-            Input::glue(&self.data_dir, self.task),
-            Input::Model("model", &self.model),
-        ]
+        let mut v = Input::task(self.data_dir.as_deref(), &self.task);
+        v.push(Input::Model("model", &self.model));
+        v
     }
 
     fn run(&self, ctx: &Ctx, out: &Path) -> Result<()> {
         let model = ctx.model(&self.model)?;
         let (tok, hash) = ctx.tokenizer(&model)?;
-        let task = self.task;
+        let task = self.task.resolve(ctx)?;
         for (split, folder) in self.files() {
             let dir = out.join(&folder);
             let opts = GlueBuildOptions {
                 task,
-                data_dir: ctx.path(&self.data_dir),
+                data_dir: ctx.path(self.data_dir.as_deref().unwrap_or_default()),
                 split: split.clone(),
                 max_seq_len: self.max_seq_len,
                 output: dir.clone(),

@@ -95,6 +95,8 @@ pub enum Input<'a> {
     Path(&'static str, Cow<'a, str>),
     /// A model: a folder, or (when no such folder exists) a hub id or a preset name.
     Model(&'static str, &'a str),
+    /// A task file of one's own: the file and the data files it names.
+    TaskFile(&'static str, &'a str),
 }
 
 impl<'a> Input<'a> {
@@ -103,13 +105,18 @@ impl<'a> Input<'a> {
         Input::Path(key, Cow::Borrowed(p))
     }
 
-    /// A task's folder in GLUE data given as `data_dir` (the GLUE root or the task's folder):
-    /// the stage's inputs must hold `<data_dir>/<TASK>`, or `data_dir` itself.
-    pub fn glue(data_dir: &str, task: tinybert_data::Task) -> Self {
-        Input::Path(
-            "data_dir",
-            Cow::Owned(format!("{data_dir}/{}", task.name())),
-        )
+    /// A task's data: a task file (its data files are inputs too), or a GLUE task's folder
+    /// in the GLUE data given as `data_dir` (the GLUE root or the task's folder): the stage's
+    /// inputs must hold `<data_dir>/<TASK>`, or `data_dir` itself.
+    pub fn task(data_dir: Option<&'a str>, task: &'a values::TaskArg) -> Vec<Self> {
+        match (task, data_dir) {
+            (values::TaskArg::File(f), _) => vec![Input::TaskFile("task", f)],
+            (values::TaskArg::Named(t), Some(d)) => vec![Input::Path(
+                "data_dir",
+                Cow::Owned(format!("{d}/{}", t.name())),
+            )],
+            (values::TaskArg::Named(_), None) => Vec::new(),
+        }
     }
 }
 

@@ -22,12 +22,11 @@
 //! ```
 
 use super::train::{dev_set, init_model, task_of, LossArgs, TrainArgs, Training};
-use super::values::{model_spec, positive_number, task, ModelSpec};
+use super::values::{model_spec, positive_number, task, ModelSpec, TaskArg};
 use super::{Ctx, Input, Job};
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use std::path::Path;
-use tinybert_data::Task;
 use tinybert_distill::train::{task_distill, DevEval, TaskData};
 use tinybert_distill::{Phase, TaskDistillConfig};
 
@@ -42,9 +41,10 @@ pub struct TaskDistill {
     /// fresh model's shape `{"layers":4,"hidden":312,"heads":12,"ffn":1200}`.
     #[arg(long, value_parser = model_spec)]
     pub student: ModelSpec,
-    /// The task; default: the one the training set records (a different one is an error).
+    /// The task (a name or a task file); default: the one the training set records (a
+    /// different one is an error).
     #[arg(long, value_parser = task)]
-    pub task: Option<Task>,
+    pub task: Option<TaskArg>,
     /// intermediate (L_attn + L_hidn) or prediction (L_pred).
     #[arg(long, value_enum)]
     pub phase: PhaseArg,
@@ -71,6 +71,10 @@ pub struct TaskDistill {
     /// only warns).
     #[arg(long)]
     pub force_weak_teacher: bool,
+    /// Distil from a teacher whose config.json id2label differs from the task's labels (names
+    /// or order), taking the teacher's class i as the task's label i (the check only warns).
+    #[arg(long)]
+    pub force_label_order: bool,
     #[command(flatten)]
     pub train: TrainArgs,
     #[command(flatten)]
@@ -119,7 +123,10 @@ impl Job for TaskDistill {
     fn run(&self, ctx: &Ctx, out: &Path) -> Result<()> {
         let teacher = ctx.model(&self.teacher)?;
         let train = ctx.path(&self.data);
-        let task = task_of(&train, self.task)?;
+        let task = task_of(
+            &train,
+            self.task.as_ref().map(|t| t.resolve(ctx)).transpose()?,
+        )?;
         let phase = Phase::from(self.phase);
         let d = TaskDistillConfig::for_phase(phase, Some(task));
         let cfg = TaskDistillConfig {
@@ -128,6 +135,7 @@ impl Job for TaskDistill {
             cache_teacher: self.cache_teacher,
             teacher_margin: self.teacher_margin,
             force_weak_teacher: self.force_weak_teacher,
+            force_label_order: self.force_label_order,
             ..d
         };
         let data = TaskData {

@@ -4,12 +4,59 @@
 use anyhow::{anyhow, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use tinybert_data::own_task::{is_task_file, OwnTask};
 use tinybert_data::Task;
 use tinybert_model::BertConfig;
 
-/// A GLUE task name (case, `-` and `_` ignored).
-pub fn task(s: &str) -> Result<Task, String> {
-    s.parse().map_err(|e: tinybert_data::Error| e.to_string())
+/// A task: a GLUE task's name (case, `-` and `_` ignored) or a task file of one's own
+/// (`*.toml`, [`tinybert_data::own_task`]), read when the job runs (relative to its working
+/// folder).
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskArg {
+    Named(Task),
+    File(String),
+}
+
+impl TaskArg {
+    /// The task; a task file is read (and its task defined) here.
+    pub fn resolve(&self, ctx: &super::Ctx) -> Result<Task> {
+        match self {
+            TaskArg::Named(t) => Ok(*t),
+            TaskArg::File(f) => Ok(OwnTask::load(&ctx.path(f))?),
+        }
+    }
+
+    /// The task, when it is known without reading a file.
+    pub fn named(&self) -> Option<Task> {
+        match self {
+            TaskArg::Named(t) => Some(*t),
+            TaskArg::File(_) => None,
+        }
+    }
+}
+
+/// Checks a task against its GLUE data folder: a GLUE task needs one, a task file names its
+/// own files.
+pub fn check_data_dir(task: &TaskArg, data_dir: Option<&str>) -> Result<()> {
+    match (task, data_dir) {
+        (TaskArg::Named(t), None) => {
+            Err(anyhow!("{t}: `data_dir` (the GLUE data folder) is needed"))
+        }
+        (TaskArg::File(f), Some(_)) => Err(anyhow!(
+            "task file {f}: `data_dir` is for GLUE tasks (a task file names its own files)"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A task name or task file ([`TaskArg`]).
+pub fn task(s: &str) -> Result<TaskArg, String> {
+    if is_task_file(s) {
+        return Ok(TaskArg::File(s.to_string()));
+    }
+    s.parse()
+        .map(TaskArg::Named)
+        .map_err(|e: tinybert_data::Error| format!("{e}, or a task file (*.toml)"))
 }
 
 /// An integer of at least 1.

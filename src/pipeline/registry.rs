@@ -6,11 +6,12 @@
 use super::paths;
 use super::stage::ResolvedStage;
 use crate::jobs::{self, argv, Ctx, Input, Job, JobArgs};
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Command, FromArgMatches};
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::path::Path;
+use tinybert_data::own_task::task_file_data;
 
 /// What a stage kind accepts, checked when a pipeline file is loaded (before anything runs).
 #[derive(Debug, Clone)]
@@ -106,6 +107,18 @@ impl<J: Job> StageKind for JobKind<J> {
         for input in job.inputs() {
             match input {
                 Input::Path(key, p) => require_input(stage, key, &p)?,
+                // A task file and the data files it names (unless another stage makes it).
+                Input::TaskFile(key, f) => {
+                    require_input(stage, key, f)?;
+                    if workdir.join(f).is_file() {
+                        let dir = Path::new(f).parent().unwrap_or(Path::new(""));
+                        for data in task_file_data(&workdir.join(f))? {
+                            let p = dir.join(&data);
+                            require_input(stage, key, &p.to_string_lossy())
+                                .with_context(|| format!("`{data}`, named in the task file {f}"))?;
+                        }
+                    }
+                }
                 // A model that is not a local folder is a hub id or a preset.
                 Input::Model(key, m) => {
                     if jobs::looks_like_path(m) || workdir.join(m).exists() {

@@ -17,7 +17,8 @@
 //! # Key-value metadata (every file)
 //! `tinybert.kind`, `tinybert.schema_version`, `tinybert.tokenizer_hash`, `tinybert.max_seq_len`,
 //! `tinybert.pad_id`; GLUE adds `tinybert.task`, `tinybert.split` and `tinybert.labels` (a JSON
-//! list, the class ids' names in order; empty for STS-B). Sequences are stored unpadded: attention
+//! list, the class ids' names in order; empty for STS-B), and a task of one's own its definition
+//! as `tinybert.task_def` (JSON), so that a process that never read its task file knows it. Sequences are stored unpadded: attention
 //! masks and padding are made at batch time ([`crate::batch`]).
 
 use crate::error::{Error, Result};
@@ -41,6 +42,8 @@ pub mod keys {
     pub const TASK: &str = "tinybert.task";
     pub const SPLIT: &str = "tinybert.split";
     pub const LABELS: &str = "tinybert.labels";
+    /// A task of one's own: its definition ([`crate::TaskSpec`] as JSON).
+    pub const TASK_DEF: &str = "tinybert.task_def";
 }
 
 /// What a dataset holds.
@@ -115,6 +118,9 @@ impl DatasetMeta {
             m.insert(keys::TASK, t.name().to_string());
             let labels = serde_json::Value::from(self.labels.clone());
             m.insert(keys::LABELS, labels.to_string());
+            if let Some(def) = t.record() {
+                m.insert(keys::TASK_DEF, def.to_string());
+            }
         }
         if let Some(s) = &self.split {
             m.insert(keys::SPLIT, s.clone());
@@ -159,6 +165,15 @@ impl DatasetMeta {
                 ))
             }
         };
+        // A task of one's own is defined from its recorded definition (the same definition
+        // again is the same task).
+        if let Some(def) = get(keys::TASK_DEF) {
+            let record = serde_json::from_str(&def).map_err(|e| Error::Json {
+                path: path.to_path_buf(),
+                source: e,
+            })?;
+            Task::from_record(&record).map_err(|e| Error::schema(path, e.to_string()))?;
+        }
         let task = get(keys::TASK).map(|t| t.parse::<Task>()).transpose()?;
         let labels = match get(keys::LABELS) {
             None => Vec::new(),

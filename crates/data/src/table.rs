@@ -119,6 +119,71 @@ impl Table {
     }
 }
 
+/// Writes `rows` of text cells (`None`: an empty cell, `null` in JSON Lines and Parquet)
+/// under `columns` in the format of `path`'s extension, atomically. TSV cells cannot hold tabs
+/// or line breaks (an error); Parquet columns are strings.
+pub fn write_table(path: &Path, columns: &[&str], rows: &[Vec<Option<String>>]) -> Result<()> {
+    let bytes = match Format::of(path)? {
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            let io = |e: csv::Error| Error::Invalid(format!("{}: {e}", path.display()));
+            w.write_record(columns).map_err(io)?;
+            for r in rows {
+                w.write_record(r.iter().map(|c| c.as_deref().unwrap_or("")))
+                    .map_err(io)?;
+            }
+            w.into_inner()
+                .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?
+        }
+        Format::Tsv => {
+            let mut text = columns.join("\t") + "\n";
+            for (i, r) in rows.iter().enumerate() {
+                let cells: Vec<&str> = r.iter().map(|c| c.as_deref().unwrap_or("")).collect();
+                if cells.iter().any(|c| c.contains(['\t', '\n', '\r'])) {
+                    return Err(Error::row(
+                        path,
+                        i + 2,
+                        "a TSV cell cannot hold a tab or line break",
+                    ));
+                }
+                text.push_str(&cells.join("\t"));
+                text.push('\n');
+            }
+            text.into_bytes()
+        }
+        Format::JsonLines => {
+            let mut text = String::new();
+            for r in rows {
+                let object: serde_json::Map<String, serde_json::Value> = columns
+                    .iter()
+                    .zip(r)
+                    .map(|(c, v)| (c.to_string(), v.clone().into()))
+                    .collect();
+                text.push_str(&serde_json::Value::Object(object).to_string());
+                text.push('\n');
+            }
+            text.into_bytes()
+        }
+        Format::Parquet => {
+            let arrays = (0..columns.len())
+                .map(|c| {
+                    let column: StringArray = rows.iter().map(|r| r[c].as_deref()).collect();
+                    std::sync::Arc::new(column) as arrow::array::ArrayRef
+                })
+                .collect::<Vec<_>>();
+            let batch = arrow::array::RecordBatch::try_from_iter(columns.iter().zip(arrays))
+                .map_err(|e| Error::arrow(path, e))?;
+            let mut out = Vec::new();
+            let mut w = parquet::arrow::ArrowWriter::try_new(&mut out, batch.schema(), None)
+                .map_err(|e| Error::parquet(path, e))?;
+            w.write(&batch).map_err(|e| Error::parquet(path, e))?;
+            w.close().map_err(|e| Error::parquet(path, e))?;
+            out
+        }
+    };
+    Ok(tinybert_model::io::write_atomic(path, &bytes)?)
+}
+
 fn missing_column(path: &Path, column: &str, present: &[String]) -> Error {
     Error::Header {
         path: path.to_path_buf(),
@@ -433,6 +498,25 @@ mod tests {
         );
         assert_eq!((t.rows[1].line, &t.rows[1].cells[1]), (2, &None));
         assert_eq!(Table::header(&p).unwrap(), ["text", "label", "score"]);
+    }
+
+    #[test]
+    fn written_tables_read_back_in_every_format() {
+        let d = tempfile::tempdir().unwrap();
+        let rows = vec![
+            vec![Some("a, \"quoted\"".to_string()), Some("1".to_string())],
+            vec![None, Some("2.5".to_string())],
+        ];
+        for ext in ["csv", "tsv", "jsonl", "parquet"] {
+            let p = d.path().join(format!("t.{ext}"));
+            write_table(&p, &["text", "score"], &rows).unwrap();
+            let t = Table::read(&p, &["text", "score"]).unwrap();
+            let cells: Vec<_> = t.rows.into_iter().map(|r| r.cells).collect();
+            assert_eq!(cells, rows, "{ext}");
+        }
+        let tab = vec![vec![Some("a\tb".to_string())]];
+        let err = write_table(&d.path().join("x.tsv"), &["text"], &tab).unwrap_err();
+        assert_mentions(err.to_string(), &["x.tsv:2:", "tab or line break"]);
     }
 
     #[test]

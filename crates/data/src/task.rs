@@ -11,6 +11,7 @@
 //! (the eval crate) know the nine by name.
 
 use crate::error::{Error, Result};
+use serde::Deserialize as _;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Mutex;
@@ -216,9 +217,60 @@ impl Task {
             .map(|i| i as u32)
     }
 
+    /// Compares the label names a model records (`id2label`, in id order) with the task's
+    /// labels: `None` when they are the task's in its order, or when the model names none or
+    /// only Hugging Face's placeholders `LABEL_0`, `LABEL_1`, ... (which record no order);
+    /// else what differs, naming both sides.
+    pub fn label_names_differ(self, names: Option<&[String]>) -> Option<String> {
+        let names = names?;
+        let placeholders = names
+            .iter()
+            .enumerate()
+            .all(|(i, l)| *l == format!("LABEL_{i}"));
+        if self.is_regression()
+            || placeholders
+            || names
+                .iter()
+                .map(String::as_str)
+                .eq(self.labels().iter().copied())
+        {
+            return None;
+        }
+        let expected = self.labels();
+        let same_set =
+            names.len() == expected.len() && expected.iter().all(|e| names.iter().any(|n| n == e));
+        Some(format!(
+            "config.json id2label is [{}], but {self} expects [{}] in this order{}",
+            names.join(", "),
+            expected.join(", "),
+            if same_set {
+                " (the same labels in another order: class ids would be misread)"
+            } else {
+                ""
+            }
+        ))
+    }
+
     /// True for the nine built-in GLUE tasks.
     pub fn is_glue(self) -> bool {
         Task::GLUE.contains(&self)
+    }
+
+    /// The key under which run summaries record a task of one's own ([`Task::record`]).
+    pub const RECORD_KEY: &'static str = "task_def";
+
+    /// A task of one's own's definition as JSON, for the files a run writes (`summary.json`),
+    /// so that whoever reads them knows the task ([`Task::from_record`]); `None` for GLUE.
+    pub fn record(self) -> Option<serde_json::Value> {
+        (!self.is_glue())
+            .then(|| serde_json::to_value(TaskSpec::of(self)).expect("a task spec is JSON"))
+    }
+
+    /// Defines the task recorded by [`Task::record`] and returns it.
+    pub fn from_record(record: &serde_json::Value) -> Result<Task> {
+        let spec = TaskSpec::deserialize(record)
+            .map_err(|e| Error::Invalid(format!("task definition: {e}")))?;
+        Task::define(&spec)
     }
 
     /// A known task by name (built-in or [defined](Task::define)), ignoring case, `-` and `_`
@@ -334,6 +386,21 @@ fn default_splits() -> Vec<String> {
 }
 
 impl TaskSpec {
+    /// The definition of `task`, as [`Task::define`] takes it (datasets of a task of one's own
+    /// record it, so that any process reading them knows the task).
+    pub fn of(task: Task) -> Self {
+        let owned = |items: &[&str]| items.iter().map(|s| s.to_string()).collect();
+        let d = task.def();
+        TaskSpec {
+            name: d.name.to_string(),
+            labels: owned(d.labels),
+            output: d.output,
+            input: d.input,
+            metric: d.metric,
+            splits: owned(d.splits),
+        }
+    }
+
     fn check(&self) -> Result<()> {
         let bad = |field: &str, msg: String| {
             Err(Error::Invalid(format!(

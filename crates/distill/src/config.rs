@@ -162,6 +162,9 @@ pub struct TaskDistillConfig {
     /// Distil from a teacher that may be no better than the majority class: the guardrail
     /// only warns.
     pub force_weak_teacher: bool,
+    /// Distil from a teacher whose `id2label` differs from the task's labels (names or
+    /// order), taking its class i as the task's label i: the check only warns.
+    pub force_label_order: bool,
 }
 
 impl Default for TaskDistillConfig {
@@ -200,6 +203,7 @@ impl TaskDistillConfig {
             cache_teacher: false,
             teacher_margin: 0.02,
             force_weak_teacher: false,
+            force_label_order: false,
         }
     }
 }

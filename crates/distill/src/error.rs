@@ -44,6 +44,13 @@ pub enum Error {
         margin: f64,
         needed: f64,
     },
+    /// The teacher's label names are not the task's (task distillation).
+    #[error(
+        "teacher {teacher}: {message}; fine-tune the teacher on this task's data, or set \
+         force_label_order (--force-label-order) to take the teacher's class i as the task's \
+         label i"
+    )]
+    TeacherLabels { teacher: String, message: String },
     #[error("interrupted at step {step}; checkpoint saved to {checkpoint}")]
     Interrupted { step: usize, checkpoint: String },
     #[error(transparent)]

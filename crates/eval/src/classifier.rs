@@ -31,17 +31,10 @@ pub fn load_classifier(
     Ok(model)
 }
 
-/// True for Hugging Face's placeholder names `LABEL_0`, `LABEL_1`, ..., which record no order.
-fn is_placeholder(labels: &[String]) -> bool {
-    labels
-        .iter()
-        .enumerate()
-        .all(|(i, l)| *l == format!("LABEL_{i}"))
-}
-
 /// Checks a classifier of `outputs` outputs whose `config.json` records `labels` (in id order)
 /// against `task`: the count must match, and recorded names must be the task's labels in the
-/// task's order. Placeholder names (`LABEL_i`) or none are accepted with a warning.
+/// task's order ([`Task::label_names_differ`]). Placeholder names (`LABEL_i`) or none are
+/// accepted with a warning.
 pub fn check_classes(
     dir: &Path,
     task: Task,
@@ -58,34 +51,22 @@ pub fn check_classes(
             task.num_labels()
         )));
     }
-    if task.is_regression() {
-        return Ok(());
+    if let Some(message) = task.label_names_differ(labels) {
+        return Err(mismatch(message));
     }
-    let expected: Vec<String> = task.labels().iter().map(|s| s.to_string()).collect();
-    match labels {
-        Some(l) if l == expected.as_slice() => Ok(()),
-        Some(l) if !is_placeholder(l) => {
-            let same_set = l.len() == expected.len() && expected.iter().all(|e| l.contains(e));
-            let hint = if same_set {
-                " (the same labels in another order: class ids would be misread)"
-            } else {
-                ""
-            };
-            Err(mismatch(format!(
-                "config.json id2label is [{}], but {task} expects [{}] in this order{hint}",
-                l.join(", "),
-                expected.join(", ")
-            )))
-        }
-        _ => {
-            tracing::warn!(
-                "{}: config.json records no label names; assuming {task}'s order [{}]",
-                dir.display(),
-                expected.join(", ")
-            );
-            Ok(())
-        }
+    let named = labels.is_some_and(|l| {
+        l.iter()
+            .map(String::as_str)
+            .eq(task.labels().iter().copied())
+    });
+    if !task.is_regression() && !named {
+        tracing::warn!(
+            "{}: config.json records no label names; assuming {task}'s order [{}]",
+            dir.display(),
+            task.labels().join(", ")
+        );
     }
+    Ok(())
 }
 
 #[cfg(test)]

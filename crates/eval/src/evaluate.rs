@@ -3,7 +3,7 @@
 //! - `metrics.json`: the [`Scores`] of a labelled split; for MNLI an object keyed by split
 //!   (`{"dev_matched": {...}, "dev_mismatched": {...}}`);
 //! - `predictions_<split>.parquet`: per-example predictions ([`crate::predictions_file`]);
-//! - on a test split, the GLUE leaderboard file (`RTE.tsv`, `MNLI-m.tsv`, ...:
+//! - on a GLUE test split, the GLUE leaderboard file (`RTE.tsv`, `MNLI-m.tsv`, ...:
 //!   [`crate::leaderboard`]).
 //!
 //! The examples are either tokenised here from the GLUE `.tsv` with the model's own tokenizer,
@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::Device;
-use tinybert_data::glue::{glue_file_path, pad_id};
+use tinybert_data::glue::pad_id;
 use tinybert_data::task::is_test_split;
-use tinybert_data::{read_glue_file, Encoder, Example, GlueDataset, ReadOptions, Task};
+use tinybert_data::{read_task_split, Encoder, Example, GlueDataset, ReadOptions, Task};
 use tinybert_model::{load_tokenizer, tokenizer_hash, Model, Precision};
 
 use crate::classifier::load_classifier;
@@ -137,7 +137,8 @@ pub fn evaluate_glue(opts: &EvalOptions) -> Result<EvalResult> {
             Some(score(opts.task, &predictions, &d.examples)?)
         };
         let guids: Vec<String> = d.examples.iter().map(|e| e.guid.clone()).collect();
-        let leaderboard = if test {
+        // Only GLUE has a leaderboard; an own task's test predictions are the predictions file.
+        let leaderboard = if test && opts.task.is_glue() {
             let path = opts
                 .output
                 .join(leaderboard_file(opts.task, &d.split)?.name);
@@ -230,8 +231,8 @@ fn tokenise_glue(
     let pad = pad_id(&tok);
     let mut out = Vec::new();
     for split in glue_splits(task, split) {
-        let path = glue_file_path(data_dir, task, &split)?;
-        let file = read_glue_file(task, &split, &path, ReadOptions::default())?;
+        let file = read_task_split(task, data_dir, &split, ReadOptions::default())?;
+        let path = &file.path;
         let encoded = encoder.encode_all(&file.examples)?;
         if encoded.truncated > 0 {
             tracing::info!(

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use tinybert_data::task::is_test_split;
-use tinybert_data::{glue::glue_file_path, read_glue_file, Label, ReadOptions, Task};
+use tinybert_data::{read_task_split, Label, ReadOptions, Task};
 
 use crate::column::Column;
 use crate::error::{Error, Result};
@@ -249,8 +249,8 @@ pub fn score_prediction_file(
             format!("{task} {split} has no gold labels: score a dev split"),
         ));
     }
-    let gold_path = glue_file_path(data_dir, task, split)?;
-    let gold_file = read_glue_file(task, split, &gold_path, ReadOptions::default())?;
+    let gold_file = read_task_split(task, data_dir, split, ReadOptions::default())?;
+    let gold_path = gold_file.path.clone();
     let gold: Vec<Label> = gold_file.examples.iter().map(|e| e.label).collect();
     let file = read_prediction_file(predictions, task)?;
     let what = format!("{task} {split} ({})", gold_path.display());

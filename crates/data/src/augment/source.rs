@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use crate::example::Label;
 use crate::glue::layout::{self, Layout};
 use crate::glue::{glue_file_path, read_glue_file, ReadOptions};
+use crate::own_task::OwnTask;
 use crate::task::Task;
 use crate::tsv::{fields, Lines};
 use std::path::{Path, PathBuf};
@@ -47,6 +48,9 @@ pub fn read_source(
     skip_bad_rows: bool,
     limit: Option<usize>,
 ) -> Result<SourceFile> {
+    if let Some(own) = OwnTask::of(task) {
+        return own_source(&own, skip_bad_rows, limit);
+    }
     let path = glue_file_path(data_dir, task, SPLIT)?;
     let file = read_glue_file(task, SPLIT, &path, ReadOptions { skip_bad_rows })?;
     let keep = limit.unwrap_or(usize::MAX).min(file.examples.len());
@@ -93,6 +97,50 @@ pub fn read_source(
         header,
         text_columns,
         guid_column: layout.guid,
+        rows,
+        skipped_rows: file.bad_rows.len(),
+    })
+}
+
+/// A task of one's own's training file as tab-separated columns: the id (or row number), the
+/// text column(s), the label, under the file's column names (tabs and line breaks in a text
+/// become spaces: `train_aug.tsv` has one example per line).
+fn own_source(own: &OwnTask, skip_bad_rows: bool, limit: Option<usize>) -> Result<SourceFile> {
+    let file = own.read(SPLIT, ReadOptions { skip_bad_rows })?;
+    let c = &own.columns;
+    let mut header = vec![c.id.as_deref().unwrap_or("id"), c.text.as_str()];
+    header.extend(c.pair.as_deref());
+    header.push(&c.label);
+    let one_line = |t: &str| t.replace(['\t', '\n', '\r'], " ");
+    let keep = limit.unwrap_or(usize::MAX).min(file.examples.len());
+    let rows = file.examples[..keep]
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let mut columns = vec![one_line(&e.guid), one_line(&e.text_a)];
+            columns.extend(e.text_b.as_deref().map(one_line));
+            columns.push(match e.label {
+                Label::Class(id) => own.task.labels()[id as usize].to_string(),
+                Label::Score(s) => s.to_string(),
+                Label::None => String::new(),
+            });
+            SourceRow {
+                index: i as u64,
+                line: e.line,
+                columns,
+                label: e.label,
+            }
+        })
+        .collect();
+    Ok(SourceFile {
+        path: file.path,
+        header: Some(header.join("\t")),
+        text_columns: if c.pair.is_some() {
+            vec![1, 2]
+        } else {
+            vec![1]
+        },
+        guid_column: Some(0),
         rows,
         skipped_rows: file.bad_rows.len(),
     })

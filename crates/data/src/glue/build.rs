@@ -1,10 +1,11 @@
 //! `tinybert data glue`: one GLUE split -> tokenised Parquet dataset + `summary.json`.
 
-use super::reader::{glue_file_path, read_glue_file, BadRow, ReadOptions};
+use super::reader::{BadRow, ReadOptions};
 use crate::encode::Encoder;
 use crate::error::{Error, Result};
 use crate::example::{Example, Label};
 use crate::json::write_json;
+use crate::own_task::read_task_split;
 use crate::parquet_io::{arrays, prepare_output_dir, ShardInfo, ShardWriter};
 use crate::schema::{glue_schema, DatasetMeta, SCHEMA_VERSION};
 use crate::task::Task;
@@ -21,7 +22,8 @@ const LISTED_BAD_ROWS: usize = 100;
 #[derive(Debug, Clone)]
 pub struct GlueBuildOptions {
     pub task: Task,
-    /// GLUE root (holding `SST-2/` ...) or the task's own folder.
+    /// GLUE root (holding `SST-2/` ...) or the task's own folder (not used by a task of one's
+    /// own: its task file names its files).
     pub data_dir: PathBuf,
     pub split: String,
     /// Maximum length including special tokens; `None`: the task's default (64 or 128).
@@ -79,11 +81,11 @@ pub fn build_glue(
     tokenizer_hash: &str,
 ) -> Result<GlueSummary> {
     let task = opts.task;
-    let path = glue_file_path(&opts.data_dir, task, &opts.split)?;
     let read = ReadOptions {
         skip_bad_rows: opts.skip_bad_rows,
     };
-    let file = read_glue_file(task, &opts.split, &path, read)?;
+    let file = read_task_split(task, &opts.data_dir, &opts.split, read)?;
+    let path = file.path.clone();
     let max_seq_len = opts.max_seq_len.unwrap_or(task.default_max_seq_len());
     let encoded = Encoder::new(tok, max_seq_len)?.encode_all(&file.examples)?;
     let meta = DatasetMeta::glue(task, &opts.split, tokenizer_hash, max_seq_len, pad_id(tok));

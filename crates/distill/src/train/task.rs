@@ -182,6 +182,9 @@ fn task_summary(
 ) -> Summary {
     let mut s = training_summary(stage, model, result, examples);
     s.task = Some(task.name().to_string());
+    if let Some(def) = task.record() {
+        s.insert(Task::RECORD_KEY, def);
+    }
     s.model = Some(label.to_string());
     if let Some((scores, step)) = &result.best {
         s.set_dev(scores.clone());
@@ -230,6 +233,32 @@ fn check_teacher(
     Ok((t, b))
 }
 
+/// The teacher's `id2label` must be the task's labels in the task's order (names or order
+/// that differ would teach the student the wrong classes); with `cfg.force_label_order` a
+/// difference is only a warning.
+fn check_teacher_labels(
+    teacher: &Model,
+    dir: &Path,
+    task: Task,
+    cfg: &TaskDistillConfig,
+    progress: &dyn TrainProgress,
+) -> Result<()> {
+    let Some(message) = task.label_names_differ(teacher.config.labels().as_deref()) else {
+        return Ok(());
+    };
+    let err = Error::TeacherLabels {
+        teacher: dir.display().to_string(),
+        message,
+    };
+    if !cfg.force_label_order {
+        return Err(err);
+    }
+    let msg = format!("force_label_order: distilling anyway, but {err}");
+    tracing::warn!("{msg}");
+    progress.message(&msg);
+    Ok(())
+}
+
 /// Task-specific distillation of a (general-distilled) student from a fine-tuned teacher.
 /// Intermediate phase: L_attn + L_hidn, last weights kept. Prediction phase: L_pred (STS-B: MSE
 /// on gold), the best dev checkpoint kept when a dev set is given. With a dev set (either
@@ -248,6 +277,7 @@ pub fn task_distill(
     let task = data.task;
     let train_ds = open_task_data(teacher_dir, data, dev.as_deref())?;
     let teacher = load_frozen(teacher_dir, true, cfg.loss.teacher_precision, device)?;
+    check_teacher_labels(&teacher, teacher_dir, task, cfg, run.progress)?;
     let guard = match dev.as_deref_mut() {
         Some(d) => Some(check_teacher(&teacher, d, task, cfg, run.progress)?),
         None => None,

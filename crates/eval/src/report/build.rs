@@ -25,20 +25,46 @@ pub struct Report {
     pub rows: Vec<ReportRow>,
     /// Charts to draw (empty when the spec turns charts off).
     pub charts: Vec<Chart>,
+    /// Score columns: the layout's, or for [`Layout::Tasks`] the runs' tasks.
+    pub columns: Vec<GlueColumn>,
 }
 
 impl Report {
-    /// Column headers of the layout.
+    /// Column headers.
     pub fn columns(&self) -> Vec<&'static str> {
-        self.layout.columns().iter().map(|c| c.name).collect()
+        self.columns.iter().map(|c| c.name).collect()
     }
+}
+
+/// One column per task of the runs, in the order they first appear.
+fn task_columns<'a>(runs: impl IntoIterator<Item = &'a ScoredRun>) -> Vec<GlueColumn> {
+    let mut columns: Vec<GlueColumn> = Vec::new();
+    for r in runs {
+        if !columns.iter().any(|c| c.task == r.task) {
+            columns.push(GlueColumn {
+                name: r.task.name(),
+                task: r.task,
+                set: EvalSet::Main,
+            });
+        }
+    }
+    columns
 }
 
 /// Reads every run of `spec` and assembles the report.
 pub fn build_report(spec: &ReportSpec) -> Result<Report> {
     let paper = PaperNumbers::load()?;
     let table = spec.layout.paper_table(&paper);
-    let columns = spec.layout.columns();
+    let runs_of_rows = spec
+        .rows
+        .iter()
+        .map(|row| row.runs.iter().map(|dir| ScoredRun::load(dir)).collect())
+        .collect::<Result<Vec<Vec<_>>>>()?;
+    let columns = match spec.layout {
+        Layout::Tasks => task_columns(runs_of_rows.iter().flatten()),
+        layout => layout.columns().to_vec(),
+    };
+    let columns = columns.as_slice();
     let mut rows = Vec::new();
     if spec.include_paper {
         let mut paper_rows = Vec::new();
@@ -64,12 +90,7 @@ pub fn build_report(spec: &ReportSpec) -> Result<Report> {
     }
     let mut ours = Vec::new();
     let mut loaded = Vec::new();
-    for (i, row_spec) in spec.rows.iter().enumerate() {
-        let runs = row_spec
-            .runs
-            .iter()
-            .map(|dir| ScoredRun::load(dir))
-            .collect::<Result<Vec<_>>>()?;
+    for (i, (row_spec, runs)) in spec.rows.iter().zip(runs_of_rows).enumerate() {
         ours.push(our_row(spec, i, row_spec, &runs, columns)?);
         if !row_spec.baseline {
             loaded.push((row_spec.label.clone(), runs));
@@ -92,6 +113,7 @@ pub fn build_report(spec: &ReportSpec) -> Result<Report> {
         paper_split: table.split.clone(),
         rows,
         charts,
+        columns: columns.to_vec(),
     })
 }
 

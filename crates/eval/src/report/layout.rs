@@ -21,15 +21,19 @@ pub enum Layout {
     /// Table 4: layer mapping strategies.
     #[serde(alias = "table4", alias = "table-4")]
     AblationMapping,
+    /// Table 1's rows on tasks of one's own: model, params, speed-up, one column per task of
+    /// the runs (in the order they first appear), avg; no paper rows.
+    Tasks,
 }
 
 impl Layout {
     /// Every layout, in the paper's table order.
-    pub const ALL: [Layout; 4] = [
+    pub const ALL: [Layout; 5] = [
         Layout::Table1,
         Layout::AblationProcedure,
         Layout::AblationObjective,
         Layout::AblationMapping,
+        Layout::Tasks,
     ];
 
     /// The name used in `REPORT.toml` and on the command line.
@@ -39,6 +43,7 @@ impl Layout {
             Layout::AblationProcedure => "ablation-procedure",
             Layout::AblationObjective => "ablation-objective",
             Layout::AblationMapping => "ablation-mapping",
+            Layout::Tasks => "tasks",
         }
     }
 
@@ -66,20 +71,23 @@ impl Layout {
                 "Table 3: ablation of the distillation objectives (TinyBERT-4, dev)"
             }
             Layout::AblationMapping => "Table 4: layer mapping strategies (TinyBERT-4, dev)",
+            Layout::Tasks => "Teacher and students on our tasks (dev)",
         }
     }
 
-    /// Score columns, in the paper's order.
+    /// Score columns, in the paper's order (none for [`Layout::Tasks`], whose columns are its
+    /// runs' tasks).
     pub fn columns(self) -> &'static [GlueColumn] {
         match self {
             Layout::Table1 => &TABLE1_COLUMNS,
+            Layout::Tasks => &[],
             _ => &ABLATION_COLUMNS,
         }
     }
 
     /// Whether the table has the "params" and "speed-up" columns.
     pub fn has_size_columns(self) -> bool {
-        self == Layout::Table1
+        matches!(self, Layout::Table1 | Layout::Tasks)
     }
 
     /// Ids of the paper rows this table shows, in the paper's order.
@@ -97,6 +105,7 @@ impl Layout {
                 &["full", "no-embd", "no-pred", "no-trm", "no-attn", "no-hidn"]
             }
             Layout::AblationMapping => &["full", "top", "bottom"],
+            Layout::Tasks => &[],
         }
     }
 

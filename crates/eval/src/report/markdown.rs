@@ -19,6 +19,7 @@ pub fn render_markdown(report: &Report) -> String {
             Layout::AblationProcedure => "Table 2 (TinyBERT-4)",
             Layout::AblationObjective => "Table 3 (TinyBERT-4)",
             Layout::AblationMapping => "Table 4 (TinyBERT-4)",
+            Layout::Tasks => "no table",
         };
         let _ = writeln!(
             md,
@@ -27,7 +28,15 @@ pub fn render_markdown(report: &Report) -> String {
         );
     }
     if ours {
-        md.push_str("Our rows: GLUE dev set, from the run folders listed under Runs.\n");
+        let set = if report.layout == Layout::Tasks {
+            "the tasks' dev sets"
+        } else {
+            "GLUE dev set"
+        };
+        let _ = writeln!(
+            md,
+            "Our rows: {set}, from the run folders listed under Runs."
+        );
     }
     if let Some(n) = report
         .rows
@@ -118,12 +127,20 @@ fn escape(text: &str) -> String {
 }
 
 fn notes(md: &mut String, report: &Report, paper: bool, ours: bool) {
-    md.push_str(
-        "- Cells are percentages: QQP and MRPC F1, STS-B Spearman correlation, CoLA Matthews \
-         correlation, the other tasks accuracy (the paper's convention); MNLI-m and MNLI-mm are \
-         the matched and mismatched sets.\n",
-    );
-    if report.layout != Layout::Table1 {
+    if report.layout == Layout::Tasks {
+        md.push_str(
+            "- Cells are percentages of each task's metric (the paper's convention): F1 for \
+             `f1_accuracy`, Matthews correlation for `matthews`, Spearman correlation for a \
+             regression, else accuracy.\n",
+        );
+    } else {
+        md.push_str(
+            "- Cells are percentages: QQP and MRPC F1, STS-B Spearman correlation, CoLA Matthews \
+             correlation, the other tasks accuracy (the paper's convention); MNLI-m and MNLI-mm \
+             are the matched and mismatched sets.\n",
+        );
+    }
+    if !matches!(report.layout, Layout::Table1 | Layout::Tasks) {
         md.push_str(
             "- The paper does not say which MRPC metric its ablation tables use; F1 is assumed, \
              as in its Table 1.\n",

@@ -60,6 +60,11 @@ fn task_of(path: &Path, s: &Summary) -> Result<Task> {
         .task
         .as_deref()
         .ok_or_else(|| Error::invalid(path, "task", "missing: the run is not on a task"))?;
+    // A task of one's own is known from the definition the run recorded.
+    if let Some(def) = s.extra.get(Task::RECORD_KEY) {
+        Task::from_record(def)
+            .map_err(|e| Error::invalid(path, Task::RECORD_KEY, e.to_string()))?;
+    }
     name.parse::<Task>()
         .map_err(|e| Error::invalid(path, "task", e.to_string()))
 }

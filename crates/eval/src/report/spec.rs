@@ -4,6 +4,7 @@
 //! title = "TinyBERT on GLUE dev"     # optional; default: the paper table's caption
 //! layout = "table1"                  # table1 | ablation-procedure | ablation-objective
 //!                                    # | ablation-mapping (aliases table2..table4)
+//!                                    # | tasks (one column per task of the runs: own tasks)
 //! paper = true                       # show the paper's rows too (default true)
 //! charts = true                      # write SVG charts (default true)
 //!

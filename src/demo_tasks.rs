@@ -1,0 +1,111 @@
+//! The demo's tasks of one's own (`demo-data --own-tasks`): the demo sentiment sentences as the
+//! files a user would bring, in each format a task file takes, for the own-task template
+//! (`pipelines/own-task.toml`) and its tests.
+//!
+//! `tasks/<format>/reviews/` (format: csv, tsv, jsonl, parquet) is a classification of single
+//! sentences: columns `review_id`, `review`, `sentiment` (`negative` or `positive`; the test file
+//! has no `sentiment`). `tasks/<format>/similarity/` is a regression on sentence pairs: columns
+//! `first`, `second`, `score`, where the score is 2.5 times the number of positive sentences
+//! of the pair (0, 2.5 or 5, range [0, 5]). Each folder holds `train`, `dev` and `test` files and
+//! its `task.toml`.
+
+use crate::demo::task_sentence;
+use anyhow::{Context, Result};
+use rand::rngs::StdRng;
+use std::path::Path;
+use tinybert_data::table::write_table;
+
+/// The file formats the demo tasks are written in (the extensions a task file takes).
+pub const FORMATS: [&str; 4] = ["csv", "tsv", "jsonl", "parquet"];
+
+const SENTIMENT: [&str; 2] = ["negative", "positive"];
+
+/// Row counts of the demo tasks' splits.
+#[derive(Debug, Clone, Copy)]
+pub struct Sizes {
+    pub train: usize,
+    pub dev: usize,
+    pub test: usize,
+}
+
+/// Writes the demo tasks into `dir/tasks/`, drawing sentences from `rng`.
+pub fn write_own_tasks(dir: &Path, rng: &mut StdRng, sizes: Sizes) -> Result<()> {
+    let splits = [
+        ("train", sizes.train),
+        ("dev", sizes.dev),
+        ("test", sizes.test),
+    ];
+    let mut reviews = Vec::new();
+    let mut pairs = Vec::new();
+    for (split, n) in splits {
+        let labelled = split != "test";
+        let rows: Vec<Vec<Option<String>>> = (0..n)
+            .map(|i| {
+                let (text, label) = task_sentence(rng);
+                let mut row = vec![Some(format!("{split}-{i}")), Some(text)];
+                if labelled {
+                    row.push(Some(SENTIMENT[usize::from(label)].to_string()));
+                }
+                row
+            })
+            .collect();
+        reviews.push((split, rows));
+        let rows: Vec<Vec<Option<String>>> = (0..n)
+            .map(|_| {
+                let (a, la) = task_sentence(rng);
+                let (b, lb) = task_sentence(rng);
+                let mut row = vec![Some(a), Some(b)];
+                if labelled {
+                    row.push(Some(format!("{}", 2.5 * f64::from(la + lb))));
+                }
+                row
+            })
+            .collect();
+        pairs.push((split, rows));
+    }
+    for format in FORMATS {
+        let folder = dir.join("tasks").join(format);
+        write_task(
+            &folder.join("reviews"),
+            format,
+            &["review_id", "review", "sentiment"],
+            &reviews,
+            "name = \"reviews\"\noutput = \"classification\"\nmetric = \"accuracy\"\n\
+             labels = [\"negative\", \"positive\"]\n",
+            "text = \"review\"\nlabel = \"sentiment\"\nid = \"review_id\"\n",
+        )?;
+        write_task(
+            &folder.join("similarity"),
+            format,
+            &["first", "second", "score"],
+            &pairs,
+            "name = \"similarity\"\noutput = \"regression\"\nrange = [0.0, 5.0]\n",
+            "text = \"first\"\npair = \"second\"\nlabel = \"score\"\n",
+        )?;
+    }
+    Ok(())
+}
+
+/// One task folder: its split files and `task.toml` (`head`: the top-level keys, `columns`:
+/// the `[columns]` table).
+fn write_task(
+    dir: &Path,
+    format: &str,
+    columns: &[&str],
+    splits: &[(&str, Vec<Vec<Option<String>>>)],
+    head: &str,
+    column_keys: &str,
+) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut files = String::from("[files]\n");
+    for (split, rows) in splits {
+        let name = format!("{split}.{format}");
+        let width = rows.first().map_or(columns.len(), Vec::len);
+        write_table(&dir.join(&name), &columns[..width], rows)?;
+        files.push_str(&format!("{split} = \"{name}\"\n"));
+    }
+    let toml = format!(
+        "# A demo task of one's own (synthetic; see the demo's README.md).\n{head}\n{files}\n[columns]\n{column_keys}"
+    );
+    crate::pipeline::fsutil::write_atomic(&dir.join("task.toml"), toml.as_bytes())
+}
