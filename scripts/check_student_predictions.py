@@ -8,10 +8,15 @@ wrote in an eval run's `predictions_<split>.parquet`, on the exact token ids of 
 split tinybert evaluated (`tinybert data glue` output: `part-*.parquet`).
 
     PY=$(bash ../shared/bench/setup.sh); $PY -m pip install -q pyarrow
-    $PY scripts/check_student_predictions.py MODEL_DIR DATASET_DIR PREDICTIONS.parquet
+    $PY scripts/check_student_predictions.py MODEL_DIR DATASET_DIR PREDICTIONS.parquet [LABELS]
+
+LABELS (optional, comma-separated, e.g. `negative,positive` for a task of one's own) are the
+label names the model must carry: `transformers` reads them from config.json (`id2label`,
+`label2id`) and they must be these, in this order.
 
 Prints the largest logit difference and the number of differing predicted labels; exits 0 when
-every prediction agrees and the logits agree to 1e-4 (relative to the largest logit).
+every prediction agrees, the logits agree to 1e-4 (relative to the largest logit) and the labels
+are the expected ones.
 """
 import glob
 import os
@@ -23,9 +28,17 @@ from safetensors.torch import load_file
 from transformers import BertModel
 
 
-def main(model_dir, dataset_dir, predictions_file, batch=64):
+def main(model_dir, dataset_dir, predictions_file, labels=None, batch=64):
     model, info = BertModel.from_pretrained(model_dir, output_loading_info=True)
     model.eval()
+    names_ok = True
+    if labels is not None:
+        expected = labels.split(",")
+        id2label = model.config.id2label
+        names = [id2label.get(i) for i in range(len(id2label))]
+        names_ok = names == expected and all(model.config.label2id.get(l) == i
+                                             for i, l in enumerate(expected))
+        print(f"id2label: {names} (expected {expected}); label2id: {model.config.label2id}")
     missing, unexpected = info["missing_keys"], info["unexpected_keys"]
     unexpected = [k for k in unexpected if not k.startswith("classifier.")]
     print(f"missing keys: {sorted(missing)}; unexpected encoder keys: {sorted(unexpected)}")
@@ -61,10 +74,10 @@ def main(model_dir, dataset_dir, predictions_file, batch=64):
         differing = int((theirs.argmax(1) != mine.argmax(1)).sum())
     print(f"{len(rows)} examples: max |logit diff| / max |logit| = {diff:.2e}; "
           f"{differing} predictions differ")
-    ok = not missing and not unexpected and differing == 0 and diff <= 1e-4
+    ok = not missing and not unexpected and differing == 0 and diff <= 1e-4 and names_ok
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:4]))
+    sys.exit(main(*sys.argv[1:5]))

@@ -216,6 +216,44 @@ fn a_teacher_not_clearly_above_the_majority_class_is_refused_unless_forced() {
 }
 
 #[test]
+fn a_teacher_whose_labels_are_not_the_tasks_is_refused_unless_forced() {
+    let s = setup();
+    let mut teacher = model(&config(2, 16), Some(2), 1);
+    let swapped = ["not_entailment".to_string(), "entailment".to_string()];
+    teacher.config.set_labels(&swapped);
+    let dir = save(&teacher, &s.root.join("teacher-swapped"), &vocab(&s.root));
+    let data = TaskData {
+        task: Task::RTE,
+        train: s.train.clone(),
+    };
+    let run = |force: bool, out: &Path| {
+        let mut cfg = distill_cfg(Phase::Intermediate, false);
+        cfg.force_label_order = force;
+        task_distill(
+            &dir,
+            &s.student,
+            &data,
+            None,
+            &cfg,
+            "TinyBERT",
+            &candle_core::Device::Cpu,
+            &opts(out),
+        )
+    };
+    let out = s.root.join("td-swapped");
+    let err = run(false, &out).unwrap_err().to_string();
+    assert!(
+        err.contains("id2label is [not_entailment, entailment]")
+            && err.contains("RTE expects [entailment, not_entailment]")
+            && err.contains("another order")
+            && err.contains("force_label_order"),
+        "{err}"
+    );
+    assert!(!out.join("metrics.jsonl").exists());
+    run(true, &out).unwrap();
+}
+
+#[test]
 fn finetuning_writes_the_one_summary_shape() {
     let s = setup();
     let data = TaskData {

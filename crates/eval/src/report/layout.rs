@@ -109,7 +109,8 @@ impl Layout {
         }
     }
 
-    /// The paper table holding this layout's rows.
+    /// The paper table holding this layout's rows (for [`Layout::Tasks`], which shows none,
+    /// Table 1).
     pub fn paper_table(self, paper: &PaperNumbers) -> &PaperTable {
         match self {
             Layout::Table1 => &paper.table1,
@@ -134,7 +135,11 @@ mod tests {
     #[test]
     fn every_paper_row_id_exists_with_the_layout_columns() {
         let paper = PaperNumbers::load().unwrap();
-        for l in Layout::ALL {
+        // The `tasks` layout shows no paper rows.
+        for l in Layout::ALL
+            .into_iter()
+            .filter(|l| !l.paper_row_ids().is_empty())
+        {
             let table = l.paper_table(&paper);
             let names: Vec<&str> = l.columns().iter().map(|c| c.name).collect();
             assert_eq!(table.columns, names, "{}", l.name());
