@@ -157,12 +157,22 @@ pub fn run(
     if !opts.dry_run {
         check_inputs(p, &order)?;
     }
+    let mut lock = Lock::load(&Lock::path_for(&p.file))?;
+    // Entries of stages no longer in the file would never be read again; with `-p` overrides
+    // the stages may be a subset of the file's, so entries are kept.
+    if !opts.dry_run && !p.overridden {
+        let before = lock.stages.len();
+        lock.stages.retain(|name, _| p.index_of(name).is_some());
+        if lock.stages.len() < before {
+            lock.save(&Lock::path_for(&p.file))?;
+        }
+    }
     let mut run = Run {
         p,
         registry,
         ui,
         lock_path: Lock::path_for(&p.file),
-        lock: Lock::load(&Lock::path_for(&p.file))?,
+        lock,
         state_path: State::path_for(&p.file),
         state: State::load(&State::path_for(&p.file)),
         ctx,

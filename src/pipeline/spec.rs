@@ -42,6 +42,9 @@ pub struct Pipeline {
     pub stages: Vec<ResolvedStage>,
     /// Which stage feeds which, and an order to run them in.
     pub graph: Graph,
+    /// Whether `-p` overrides changed `[params]` (so that the stages may not be the file's
+    /// own: a `foreach` over a parameter may have fewer instances).
+    pub overridden: bool,
 }
 
 #[derive(Deserialize)]
@@ -240,6 +243,7 @@ impl Pipeline {
             workdir,
             stages,
             graph,
+            overridden: !overrides.is_empty(),
         })
     }
 

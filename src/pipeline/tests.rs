@@ -388,6 +388,28 @@ outs = ["report.txt"]
 }
 
 #[test]
+fn a_run_of_the_file_as_written_drops_lock_entries_of_removed_stages() {
+    let text = r#"
+[params]
+tasks = ["RTE", "MRPC"]
+[stages.ft]
+kind = "__test-write"
+foreach = "${params.tasks}"
+text = "${item}"
+outs = ["runs/ft/${item}.txt"]
+"#;
+    let f = Fixture::new(text);
+    f.run(&[]);
+    assert_eq!(f.locked(), ["ft@MRPC", "ft@RTE"]);
+    // With -p the stages may be a subset of the file's: nothing is dropped.
+    f.run(&["tasks=RTE"]);
+    assert_eq!(f.locked(), ["ft@MRPC", "ft@RTE"]);
+    std::fs::write(&f.file, text.replace(r#", "MRPC""#, "")).unwrap();
+    f.run(&[]);
+    assert_eq!(f.locked(), ["ft@RTE"]);
+}
+
+#[test]
 fn a_table_foreach_runs_every_combination_and_items_are_read_by_key() {
     let f = Fixture::new(
         r#"

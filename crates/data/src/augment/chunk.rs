@@ -323,7 +323,6 @@ fn candidate_records(
     out
 }
 
-/// The slots of a field with their candidates (the word itself when there are none).
 /// Counts the MLM candidates of every MLM position, and those that are new whole words (see
 /// [`ChunkStats::mlm_new_words`]).
 fn count_mlm_candidates(plans: &[Vec<FieldPlan>], mlm: &[Vec<String>], stats: &mut ChunkStats) {
@@ -341,6 +340,7 @@ fn count_mlm_candidates(plans: &[Vec<FieldPlan>], mlm: &[Vec<String>], stats: &m
     }
 }
 
+/// The slots of a field with their candidates (the word itself when there are none).
 fn resolve_slots(
     plan: &FieldPlan,
     mlm: &[Vec<String>],
