@@ -254,6 +254,57 @@ fn a_teacher_whose_labels_are_not_the_tasks_is_refused_unless_forced() {
 }
 
 #[test]
+fn a_fresh_regression_head_starts_at_the_mean_training_score() {
+    let s = setup();
+    let train = dataset(&s.root.join("stsb-train"), &vocab(&s.root), Task::STSB, 12);
+    let mean = {
+        let ds = tinybert_data::GlueDataset::open(&train).unwrap();
+        let scores: Vec<f32> = ds.examples.iter().filter_map(|e| e.label.score()).collect();
+        scores.iter().sum::<f32>() / scores.len() as f32
+    };
+    assert!(mean > 1.5, "the scores are not centred already: {mean}");
+    let mut cfg = FinetuneConfig::default();
+    cfg.train = short(cfg.train);
+    cfg.train.max_steps = Some(1);
+    cfg.train.optimizer.lr = 1e-9;
+    let out = s.root.join("ft-stsb");
+    let data = TaskData {
+        task: Task::STSB,
+        train,
+    };
+    // The student folder has no classifier: it is created for the run.
+    finetune(
+        &s.student,
+        &data,
+        None,
+        &cfg,
+        "m",
+        &candle_core::Device::Cpu,
+        &opts(&out),
+    )
+    .unwrap();
+    let model = Model::load(
+        &out,
+        &tinybert_model::ModelOptions {
+            heads: tinybert_model::Heads {
+                classifier: tinybert_model::Want::Always(1),
+                ..tinybert_model::Heads::NONE
+            },
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let bias = model
+        .classifier
+        .unwrap()
+        .classifier
+        .bias
+        .to_vec1::<f32>()
+        .unwrap()[0];
+    assert!((bias - mean).abs() < 1e-4, "bias {bias}, mean score {mean}");
+}
+
+#[test]
 fn finetuning_writes_the_one_summary_shape() {
     let s = setup();
     let data = TaskData {

@@ -86,7 +86,14 @@ pub fn dataset(dir: &Path, vocab: &Path, task: Task, n: usize) -> PathBuf {
         split: Some("train".into()),
         labels: task.labels().iter().map(|s| s.to_string()).collect(),
     };
-    tinybert_data::glue::write_examples(dir, &meta, &examples(n), 100).unwrap();
+    let mut examples = examples(n);
+    // A regression's score: 1 for class 0, 4 for class 1.
+    if task.is_regression() {
+        for e in &mut examples {
+            e.label = Label::Score(1.0 + 3.0 * e.label.class().unwrap() as f32);
+        }
+    }
+    tinybert_data::glue::write_examples(dir, &meta, &examples, 100).unwrap();
     dir.to_path_buf()
 }
 
