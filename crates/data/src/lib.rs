@@ -43,7 +43,7 @@ pub use encode::Encoder;
 pub use error::{Error, Result};
 pub use example::{Example, Instance, Label, RawExample};
 pub use glue::{build_glue, read_glue_file, GlueBuildOptions, GlueSummary, ReadOptions};
-pub use logits::logits_in_order;
+pub use logits::{logits_in_order, logits_in_order_reporting};
 pub use progress::{NoProgress, Progress};
 pub use schema::{DatasetKind, DatasetMeta, SCHEMA_VERSION};
 pub use task::{Input, MetricKind, Output, Task, TaskDef, TaskSpec};
