@@ -72,6 +72,14 @@ pub struct Timings {
     pub total: f64,
 }
 
+impl Timings {
+    /// The data path: reading, tokenising, the model and writing (not loading the model,
+    /// which `bench inference` does not time either).
+    pub fn data_path(&self) -> f64 {
+        self.read + self.tokenize + self.infer + self.write
+    }
+}
+
 /// What [`predict_table`] did.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct PredictOutcome {
@@ -94,9 +102,9 @@ pub struct PredictOutcome {
 }
 
 impl PredictOutcome {
-    /// Rows per second over the whole run.
+    /// Rows per second from reading the input to the written output ([`Timings::data_path`]).
     pub fn rows_per_s(&self) -> f64 {
-        self.rows as f64 / self.timings.total.max(1e-9)
+        self.rows as f64 / self.timings.data_path().max(1e-9)
     }
 
     /// Rows per second of the forward passes alone.
