@@ -138,7 +138,11 @@ fn check_classes(path: &Path, ids: &[String], labels: &[&str]) -> Vec<Vec<f32>> 
         assert_eq!(&row[0], id, "{}", path.display());
         let p: Vec<f32> = row[2..].iter().map(|v| v.parse().unwrap()).collect();
         let sum: f32 = p.iter().sum();
-        assert!((sum - 1.0).abs() < 1e-5, "{}: {p:?} sums to {sum}", path.display());
+        assert!(
+            (sum - 1.0).abs() < 1e-5,
+            "{}: {p:?} sums to {sum}",
+            path.display()
+        );
         let best = (0..p.len()).fold(0, |b, i| if p[i] > p[b] { i } else { b });
         assert_eq!(row[1], labels[best], "{}: {row:?}", path.display());
         all.push(p);
@@ -175,8 +179,17 @@ fn every_input_format_into_every_output_format_keeps_rows_ids_and_probabilities(
                 fout.extension()
             ));
             let args = [
-                "predict", "--model", s(&model), "--input", s(&inp), "--pair-column", "other",
-                "--batch-size", "4", "--output", s(&out),
+                "predict",
+                "--model",
+                s(&model),
+                "--input",
+                s(&inp),
+                "--pair-column",
+                "other",
+                "--batch-size",
+                "4",
+                "--output",
+                s(&out),
             ];
             let said = ok(&args);
             assert!(
@@ -189,9 +202,11 @@ fn every_input_format_into_every_output_format_keeps_rows_ids_and_probabilities(
             }
             match &reference {
                 None => reference = Some(probs),
-                Some(r) => {
-                    assert_probs_close(&probs, r, &format!("{} -> {}", fin.extension(), fout.extension()))
-                }
+                Some(r) => assert_probs_close(
+                    &probs,
+                    r,
+                    &format!("{} -> {}", fin.extension(), fout.extension()),
+                ),
             }
         }
     }
@@ -209,8 +224,15 @@ fn length_sorted_batches_give_the_outputs_of_batch_size_one_in_input_order() {
     for batch in ["1", "5", "32"] {
         let out = d.join(format!("b{batch}.jsonl"));
         ok(&[
-            "predict", "--model", s(&model), "--input", s(&inp), "--batch-size", batch,
-            "--output", s(&out),
+            "predict",
+            "--model",
+            s(&model),
+            "--input",
+            s(&inp),
+            "--batch-size",
+            batch,
+            "--output",
+            s(&out),
         ]);
         // No id column: 0-based row numbers; no id2label: LABEL_<i>.
         assert_eq!(read(&out).0[0], "row");
@@ -221,11 +243,21 @@ fn length_sorted_batches_give_the_outputs_of_batch_size_one_in_input_order() {
     // The single texts alone give other outputs than the pairs: the pair column is used.
     let pairs = d.join("pairs.csv");
     ok(&[
-        "predict", "--model", s(&model), "--input", s(&inp), "--pair-column", "other",
-        "--output", s(&pairs),
+        "predict",
+        "--model",
+        s(&model),
+        "--input",
+        s(&inp),
+        "--pair-column",
+        "other",
+        "--output",
+        s(&pairs),
     ]);
     let p = check_classes(&pairs, &rows, &["LABEL_0", "LABEL_1"]);
-    assert!(p.iter().zip(&results[0]).any(|(a, b)| (a[0] - b[0]).abs() > 1e-4));
+    assert!(p
+        .iter()
+        .zip(&results[0])
+        .any(|(a, b)| (a[0] - b[0]).abs() > 1e-4));
 }
 
 #[test]
@@ -236,27 +268,50 @@ fn a_regression_model_writes_a_score_and_a_folder_output_a_summary() {
     let inp = input(d, "in", Format::JsonLines, 6, true);
     let out = d.join("run");
     ok(&[
-        "predict", "--model", s(&model), "--input", s(&inp), "--text-column", "text",
-        "--id-column", "id", "--format", "parquet", "--output", s(&out),
+        "predict",
+        "--model",
+        s(&model),
+        "--input",
+        s(&inp),
+        "--text-column",
+        "text",
+        "--id-column",
+        "id",
+        "--format",
+        "parquet",
+        "--output",
+        s(&out),
     ]);
     let (header, rows) = read(&out.join("predictions.parquet"));
     assert_eq!(header, ["id", "score"]);
     let ids: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
     assert_eq!(ids, ["r6", "r5", "r4", "r3", "r2", "r1"]);
-    assert!(rows.iter().all(|r| r[1].parse::<f32>().unwrap().is_finite()));
+    assert!(rows
+        .iter()
+        .all(|r| r[1].parse::<f32>().unwrap().is_finite()));
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["stage"], "predict", "{summary}");
     assert_eq!(summary["examples"], 6, "{summary}");
     assert_eq!(summary["predictions"], "predictions.parquet", "{summary}");
-    assert!(summary["examples_per_s"].as_f64().unwrap() > 0.0, "{summary}");
+    assert!(
+        summary["examples_per_s"].as_f64().unwrap() > 0.0,
+        "{summary}"
+    );
     // A GLUE-style `index` column is taken as the id without being named.
     let glue = d.join("test.tsv");
     std::fs::write(&glue, "index\tsentence\n7\tw1 w2\n3\tw5\n").unwrap();
     let out = d.join("glue.csv");
     ok(&[
-        "predict", "--model", s(&model), "--input", s(&glue), "--text-column", "sentence",
-        "--output", s(&out),
+        "predict",
+        "--model",
+        s(&model),
+        "--input",
+        s(&glue),
+        "--text-column",
+        "sentence",
+        "--output",
+        s(&out),
     ]);
     let (header, rows) = read(&out);
     assert_eq!(header, ["index", "score"]);
@@ -281,9 +336,18 @@ fn malformed_input_fails_with_one_error_naming_file_line_and_column() {
     assert_mentions(&err, &["reviews.csv", "no column `text`", "id, review"]);
     let err = run(&csv, &["--text-column", "review"]);
     assert_mentions(&err, &["reviews.csv:3:", "column `review` is empty"]);
-    let err = run(&csv, &["--text-column", "review", "--pair-column", "hypothesis"]);
-    assert_mentions(&err, &["reviews.csv", "no column `hypothesis`", "id, review"]);
-    let err = run(&csv, &["--text-column", "review", "--pair-column", "review"]);
+    let err = run(
+        &csv,
+        &["--text-column", "review", "--pair-column", "hypothesis"],
+    );
+    assert_mentions(
+        &err,
+        &["reviews.csv", "no column `hypothesis`", "id, review"],
+    );
+    let err = run(
+        &csv,
+        &["--text-column", "review", "--pair-column", "review"],
+    );
     assert_mentions(&err, &["pair column is the text column `review`"]);
     let err = run(&csv, &["--text-column", "review", "--id-column", "key"]);
     assert_mentions(&err, &["reviews.csv", "no column `key`"]);
@@ -303,7 +367,13 @@ fn malformed_input_fails_with_one_error_naming_file_line_and_column() {
 
     let encoder = tiny_model(d, "encoder-only", None, None);
     let err = fails(&[
-        "predict", "--model", s(&encoder), "--input", s(&jsonl), "--output", s(&out),
+        "predict",
+        "--model",
+        s(&encoder),
+        "--input",
+        s(&jsonl),
+        "--output",
+        s(&out),
     ]);
     assert_mentions(&err, &["encoder-only", "has no classifier head"]);
 }

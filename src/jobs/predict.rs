@@ -132,13 +132,8 @@ impl Job for Predict {
         let bar = DataBar::examples(&ctx.progress, "predict");
         let result = predict_table(&opts, &bar);
         bar.finish();
-        let o = result.with_context(|| {
-            format!(
-                "predicting {} with {}",
-                input.display(),
-                model.display()
-            )
-        })?;
+        let o = result
+            .with_context(|| format!("predicting {} with {}", input.display(), model.display()))?;
         if o.truncated > 0 {
             tracing::info!(
                 "{} of {} rows truncated to {} tokens",
@@ -171,7 +166,10 @@ fn summary(job: &Predict, ctx: &Ctx, model: &Path, o: &PredictOutcome) -> Summar
     s.params = Some(o.params as u64);
     s.examples = Some(o.rows as u64);
     s.examples_per_s = Some(o.rows_per_s());
-    let file = o.output.file_name().map(|n| n.to_string_lossy().into_owned());
+    let file = o
+        .output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned());
     s.insert("predictions", file.unwrap_or_default());
     s.insert("input", job.input.clone());
     s.insert("labels", o.labels.clone());
@@ -201,7 +199,10 @@ mod tests {
     #[test]
     fn a_table_extension_is_the_file_anything_else_a_folder() {
         let (f, fmt, dir) = destination(Path::new("out/p.jsonl"), None).unwrap();
-        assert_eq!((f, fmt, dir), ("out/p.jsonl".into(), Format::JsonLines, None));
+        assert_eq!(
+            (f, fmt, dir),
+            ("out/p.jsonl".into(), Format::JsonLines, None)
+        );
         let (f, fmt, dir) = destination(Path::new("out/run"), Some(Format::Parquet)).unwrap();
         assert_eq!(f, PathBuf::from("out/run/predictions.parquet"));
         assert_eq!((fmt, dir), (Format::Parquet, Some("out/run".into())));

@@ -29,9 +29,9 @@ pub struct Encoder {
 }
 
 /// Bytes of text tokenised first, per token kept, when a long single text is cut
-/// ([`Encoder::encode`]): English averages under 5 bytes per WordPiece token; a text whose cut
-/// gives too few tokens is tokenised whole.
-const PREFIX_BYTES_PER_TOKEN: usize = 8;
+/// ([`Encoder::encode`]): English averages under 5 bytes per WordPiece token; a cut that gives
+/// too few tokens is doubled until it gives enough or reaches the whole text.
+const PREFIX_BYTES_PER_TOKEN: usize = 6;
 
 /// Whether `tok` tokenises each whitespace-separated word on its own (see
 /// [`Encoder::prefix_safe`](Encoder)).
@@ -103,23 +103,23 @@ impl Encoder {
         let budget = self.max_seq_len.saturating_sub(added);
         // A single text far longer than the budget: its first words give the tokens kept (a
         // pair's truncation needs both whole lengths).
-        let cut = match (&ex.text_b, self.prefix_safe) {
-            (None, true) => cut_at_whitespace(&ex.text_a, (budget + 1) * PREFIX_BYTES_PER_TOKEN),
-            _ => None,
-        };
-        let a = match cut {
-            Some(prefix) => {
-                let a = self.tok.encode_fast(prefix, false).map_err(err)?;
-                if a.len() > budget {
-                    a
-                } else {
-                    self.tok.encode_fast(ex.text_a.as_str(), false).map_err(err)?
-                }
+        let mut cut = (budget + 1) * PREFIX_BYTES_PER_TOKEN;
+        let a = loop {
+            let prefix = match (&ex.text_b, self.prefix_safe) {
+                (None, true) => cut_at_whitespace(&ex.text_a, cut),
+                _ => None,
+            };
+            let Some(prefix) = prefix else {
+                break self
+                    .tok
+                    .encode_fast(ex.text_a.as_str(), false)
+                    .map_err(err)?;
+            };
+            let a = self.tok.encode_fast(prefix, false).map_err(err)?;
+            if a.len() > budget {
+                break a;
             }
-            None => self
-                .tok
-                .encode_fast(ex.text_a.as_str(), false)
-                .map_err(err)?,
+            cut *= 2;
         };
         let b = match &ex.text_b {
             Some(b) => Some(self.tok.encode_fast(b.as_str(), false).map_err(err)?),
@@ -234,7 +234,9 @@ mod tests {
         let words = ["a", "b", "ab", "ba", "aab", "x", "A", "é", "b,a", "中"];
         for n in [1, 5, 14, 15, 16, 40, 200] {
             for start in 0..4 {
-                let text: Vec<&str> = (0..n).map(|i| words[(i * 7 + start) % words.len()]).collect();
+                let text: Vec<&str> = (0..n)
+                    .map(|i| words[(i * 7 + start) % words.len()])
+                    .collect();
                 let sep = if start % 2 == 0 { " " } else { "  \t" };
                 let ex = RawExample {
                     text_b: None,
@@ -274,7 +276,9 @@ mod tests {
             assert!(enc.prefix_safe);
             for i in 0..150 {
                 let n = 1 + i % 30;
-                let joined: Vec<&str> = (0..n).map(|k| rows[(i * 13 + k * 7) % rows.len()]).collect();
+                let joined: Vec<&str> = (0..n)
+                    .map(|k| rows[(i * 13 + k * 7) % rows.len()])
+                    .collect();
                 let ex = RawExample {
                     text_b: None,
                     text_a: joined.join(if i % 3 == 0 { "\n" } else { " " }),

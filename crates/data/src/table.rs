@@ -569,8 +569,7 @@ fn write_parquet(path: &Path, columns: &[Column]) -> Result<()> {
         arrays.push(array);
     }
     let schema = Arc::new(Schema::new(fields));
-    let batch =
-        RecordBatch::try_new(schema.clone(), arrays).map_err(|e| Error::arrow(path, e))?;
+    let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| Error::arrow(path, e))?;
     let props = parquet::file::properties::WriterProperties::builder()
         .set_compression(parquet::basic::Compression::SNAPPY)
         .build();
@@ -741,7 +740,10 @@ mod tests {
         let err = write_table(&bad, Format::Tsv, &tab)
             .unwrap_err()
             .to_string();
-        assert_mentions(&err, &["bad.tsv", "column `id`", "row 0", "tab or line break"]);
+        assert_mentions(
+            &err,
+            &["bad.tsv", "column `id`", "row 0", "tab or line break"],
+        );
         assert!(!bad.exists());
         assert_eq!("jsonl".parse::<Format>().unwrap(), Format::JsonLines);
         assert!("xlsx".parse::<Format>().is_err());

@@ -21,8 +21,7 @@ use std::time::Instant;
 use tinybert_data::glue::pad_id;
 use tinybert_data::table::{write_table, Column, Format, Table, Values};
 use tinybert_data::{
-    length_sorted_batches, logits_in_order_reporting, Encoder, Example, Label, Progress,
-    RawExample,
+    length_sorted_batches, logits_in_order_reporting, Encoder, Example, Label, Progress, RawExample,
 };
 use tinybert_model::{load_tokenizer, Model, Precision};
 
@@ -423,7 +422,10 @@ mod tests {
             Outputs::Classes(names.clone())
         );
         let err = outputs_of(dir, 3, Some(names)).unwrap_err().to_string();
-        assert!(err.contains("names 2 classes") && err.contains("3 outputs"), "{err}");
+        assert!(
+            err.contains("names 2 classes") && err.contains("3 outputs"),
+            "{err}"
+        );
         let twice = vec!["a".to_string(), "a".to_string()];
         let err = outputs_of(dir, 2, Some(twice)).unwrap_err().to_string();
         assert!(err.contains("`a` twice"), "{err}");
@@ -432,7 +434,10 @@ mod tests {
     #[test]
     fn the_id_column_is_the_one_asked_for_or_a_conventional_one() {
         let h = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(id_column(None, &h(&["text", "index"])).as_deref(), Some("index"));
+        assert_eq!(
+            id_column(None, &h(&["text", "index"])).as_deref(),
+            Some("index")
+        );
         assert_eq!(id_column(None, &h(&["index", "id"])).as_deref(), Some("id"));
         assert_eq!(id_column(None, &h(&["text"])), None);
         assert_eq!(id_column(Some("k"), &h(&["text"])).as_deref(), Some("k"));
