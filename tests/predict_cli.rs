@@ -377,3 +377,25 @@ fn malformed_input_fails_with_one_error_naming_file_line_and_column() {
     ]);
     assert_mentions(&err, &["encoder-only", "has no classifier head"]);
 }
+
+#[test]
+fn ten_thousand_rows_come_back_in_input_order_with_probabilities_summing_to_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let labels = ["a", "b", "c"];
+    let model = tiny_model(d, "m", Some(3), Some(&labels));
+    let n = 10_000;
+    let inp = input(d, "big", Format::Csv, n, true);
+    let out = d.join("big.parquet");
+    ok(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--input",
+        s(&inp),
+        "--output",
+        s(&out),
+    ]);
+    let ids: Vec<String> = (0..n).map(|i| format!("r{}", n - i)).collect();
+    check_classes(&out, &ids, &labels);
+}

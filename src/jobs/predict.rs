@@ -128,10 +128,17 @@ impl Job for Predict {
             batch_size: self.batch_size,
             compute: self.dtype,
             device: ctx.device.clone(),
+            stop: Some(ctx.stop.clone()),
         };
         let bar = DataBar::examples(&ctx.progress, "predict");
         let result = predict_table(&opts, &bar);
         bar.finish();
+        if ctx.stop.load(std::sync::atomic::Ordering::Relaxed) && result.is_err() {
+            bail!(
+                "predict: interrupted; nothing written ({} is left as it was)",
+                file.display()
+            );
+        }
         let o = result
             .with_context(|| format!("predicting {} with {}", input.display(), model.display()))?;
         if o.truncated > 0 {

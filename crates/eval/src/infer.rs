@@ -17,6 +17,8 @@
 use crate::error::{Error, Result};
 use candle_core::Device;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Instant;
 use tinybert_data::glue::pad_id;
 use tinybert_data::table::{write_table, Column, Format, Table, Values};
@@ -57,6 +59,8 @@ pub struct PredictOptions {
     pub batch_size: usize,
     pub compute: Precision,
     pub device: Device,
+    /// Checked before every batch: once set (Ctrl-C), the run stops and writes nothing.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 /// Wall time of each phase, in seconds.
@@ -267,6 +271,7 @@ pub fn predict_table(opts: &PredictOptions, progress: &dyn Progress) -> Result<P
         pad_id(&tok),
         &opts.device,
         progress,
+        opts.stop.as_deref(),
     )?;
     timings.infer = t.elapsed().as_secs_f64();
 
