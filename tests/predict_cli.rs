@@ -361,6 +361,15 @@ fn malformed_input_fails_with_one_error_naming_file_line_and_column() {
     assert_mentions(&err, &["reviews.jsonl:3:", "column `other` is blank"]);
     let err = run(&jsonl, &["--format", "tsv"]);
     assert_mentions(&err, &["--format tsv", "out.csv"]);
+    let err = run(&csv, &["--text-column", "id", "--id-column", "review"]);
+    assert_mentions(&err, &["reviews.csv:3:", "column `review` is empty"]);
+    let labelled = d.join("labelled.csv");
+    std::fs::write(&labelled, "label,text\nx,w1\n").unwrap();
+    let err = run(&labelled, &["--id-column", "label"]);
+    assert_mentions(
+        &err,
+        &["labelled.csv", "id column `label`", "output column"],
+    );
     let err = run(&d.join("reviews.xlsx"), &[]);
     assert_mentions(&err, &["reviews.xlsx", "unknown file format"]);
     assert!(!out.exists(), "no output after a failure");

@@ -251,6 +251,21 @@ pub fn predict_table(opts: &PredictOptions, progress: &dyn Progress) -> Result<P
     let t = Instant::now();
     let header = Table::header(input)?;
     let id = id_column(opts.id_column.as_deref(), &header);
+    if let Some(name) = id.as_deref() {
+        let taken = match &outputs {
+            Outputs::Regression => name == "score",
+            Outputs::Classes(names) => {
+                name == "label" || names.iter().any(|c| format!("prob_{c}") == name)
+            }
+        };
+        if taken {
+            return Err(Error::invalid(
+                input,
+                "id_column",
+                format!("the id column `{name}` has the name of an output column: rename it"),
+            ));
+        }
+    }
     let mut columns = vec![opts.text_column.as_str()];
     columns.extend(opts.pair_column.as_deref());
     columns.extend(id.as_deref());
@@ -307,16 +322,6 @@ pub fn predict_table(opts: &PredictOptions, progress: &dyn Progress) -> Result<P
             names.clone()
         }
     };
-    if let Some(dup) = (1..out.len()).find(|&i| out[..i].iter().any(|c| c.name == out[i].name)) {
-        return Err(Error::invalid(
-            input,
-            "id_column",
-            format!(
-                "the id column `{}` has the name of an output column: rename it",
-                out[dup].name
-            ),
-        ));
-    }
     write_table(&opts.output, opts.format, &out)?;
     timings.write = t.elapsed().as_secs_f64();
     timings.total = started.elapsed().as_secs_f64();
