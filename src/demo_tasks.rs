@@ -13,7 +13,7 @@ use crate::demo::task_sentence;
 use anyhow::{Context, Result};
 use rand::rngs::StdRng;
 use std::path::Path;
-use tinybert_data::table::write_table;
+use tinybert_data::table::{write_table, Column, Format, Values};
 
 /// The file formats the demo tasks are written in (the extensions a task file takes).
 pub const FORMATS: [&str; 4] = ["csv", "tsv", "jsonl", "parquet"];
@@ -39,36 +39,43 @@ pub fn write_own_tasks(dir: &Path, rng: &mut StdRng, sizes: Sizes) -> Result<()>
     let mut pairs = Vec::new();
     for (split, n) in splits {
         let labelled = split != "test";
-        let rows: Vec<Vec<Option<String>>> = (0..n)
-            .map(|i| {
-                let (text, label) = task_sentence(rng);
-                let mut row = vec![Some(format!("{split}-{i}")), Some(text)];
-                if labelled {
-                    row.push(Some(SENTIMENT[usize::from(label)].to_string()));
-                }
-                row
-            })
-            .collect();
-        reviews.push((split, rows));
-        let rows: Vec<Vec<Option<String>>> = (0..n)
-            .map(|_| {
-                let (a, la) = task_sentence(rng);
-                let (b, lb) = task_sentence(rng);
-                let mut row = vec![Some(a), Some(b)];
-                if labelled {
-                    row.push(Some(format!("{}", 2.5 * f64::from(la + lb))));
-                }
-                row
-            })
-            .collect();
-        pairs.push((split, rows));
+        let (mut ids, mut texts, mut labels) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..n {
+            let (text, label) = task_sentence(rng);
+            ids.push(format!("{split}-{i}"));
+            texts.push(text);
+            labels.push(SENTIMENT[usize::from(label)].to_string());
+        }
+        let mut columns = vec![
+            Column::new("review_id", Values::Text(ids)),
+            Column::new("review", Values::Text(texts)),
+        ];
+        if labelled {
+            columns.push(Column::new("sentiment", Values::Text(labels)));
+        }
+        reviews.push((split, columns));
+        let (mut first, mut second, mut scores) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..n {
+            let (a, la) = task_sentence(rng);
+            let (b, lb) = task_sentence(rng);
+            first.push(a);
+            second.push(b);
+            scores.push(2.5 * f32::from(la + lb));
+        }
+        let mut columns = vec![
+            Column::new("first", Values::Text(first)),
+            Column::new("second", Values::Text(second)),
+        ];
+        if labelled {
+            columns.push(Column::new("score", Values::Float(scores)));
+        }
+        pairs.push((split, columns));
     }
     for format in FORMATS {
         let folder = dir.join("tasks").join(format);
         write_task(
             &folder.join("reviews"),
             format,
-            &["review_id", "review", "sentiment"],
             &reviews,
             "name = \"reviews\"\noutput = \"classification\"\nmetric = \"accuracy\"\n\
              labels = [\"negative\", \"positive\"]\n",
@@ -77,7 +84,6 @@ pub fn write_own_tasks(dir: &Path, rng: &mut StdRng, sizes: Sizes) -> Result<()>
         write_task(
             &folder.join("similarity"),
             format,
-            &["first", "second", "score"],
             &pairs,
             "name = \"similarity\"\noutput = \"regression\"\nrange = [0.0, 5.0]\n",
             "text = \"first\"\npair = \"second\"\nlabel = \"score\"\n",
@@ -86,22 +92,21 @@ pub fn write_own_tasks(dir: &Path, rng: &mut StdRng, sizes: Sizes) -> Result<()>
     Ok(())
 }
 
-/// One task folder: its split files and `task.toml` (`head`: the top-level keys, `columns`:
-/// the `[columns]` table).
+/// One task folder: its split files and `task.toml` (`head`: the top-level keys,
+/// `column_keys`: the `[columns]` table).
 fn write_task(
     dir: &Path,
     format: &str,
-    columns: &[&str],
-    splits: &[(&str, Vec<Vec<Option<String>>>)],
+    splits: &[(&str, Vec<Column>)],
     head: &str,
     column_keys: &str,
 ) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut files = String::from("[files]\n");
-    for (split, rows) in splits {
+    for (split, columns) in splits {
         let name = format!("{split}.{format}");
-        let width = rows.first().map_or(columns.len(), Vec::len);
-        write_table(&dir.join(&name), &columns[..width], rows)?;
+        let path = dir.join(&name);
+        write_table(&path, Format::of(&path)?, columns)?;
         files.push_str(&format!("{split} = \"{name}\"\n"));
     }
     let toml = format!(

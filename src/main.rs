@@ -53,6 +53,9 @@ enum Command {
     /// GLUE evaluation: a model on a split, scoring prediction files, the submission zip.
     #[command(subcommand)]
     Eval(cmd::eval::EvalCommand),
+    /// A model's predictions for a table of texts (CSV, TSV, JSON Lines, Parquet): id, label and
+    /// class probabilities (or score) per row, in input order.
+    Predict(jobs::JobArgs<jobs::predict::Predict>),
     /// Benchmarks against the PyTorch reference (results written to a file).
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
@@ -115,6 +118,7 @@ fn main() {
         Command::Distill(c) => cmd::distill(c, &cli.global.device),
         Command::Finetune(j) => jobs::run_cli(&j, &cli.global.device),
         Command::Eval(c) => cmd::eval::run(c, &cli.global),
+        Command::Predict(j) => jobs::run_cli(&j, &cli.global.device),
         Command::Bench(c) => cmd::bench::run(c, &cli.global),
         Command::Run(c) => cmd::pipeline::run(c, &cli.global),
         Command::Status(c) => cmd::pipeline::status(c, &cli.global),

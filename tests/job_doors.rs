@@ -145,6 +145,17 @@ fn jobs() -> Vec<Job> {
             deps: &["cli/td-pred", "cli/glue"],
         },
         Job {
+            name: "predict",
+            command: &[
+                "predict", "--model", "cli/td-pred", "--input", "cli/demo/SST-2/dev.tsv",
+                "--text-column", "sentence", "--format", "jsonl", "--batch-size", "4",
+                "--threads", "1",
+            ],
+            kind: "predict",
+            table: "model = \"cli/td-pred\"\ninput = \"cli/demo/SST-2/dev.tsv\"\ntext_column = \"sentence\"\nformat = \"jsonl\"\nbatch_size = 4\nthreads = 1",
+            deps: &["cli/td-pred", "cli/demo"],
+        },
+        Job {
             name: "bench",
             command: &[
                 "bench", "inference", "--model", "cli/finetune", "--model", "cli/td-pred",

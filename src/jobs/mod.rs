@@ -25,6 +25,7 @@
 //! | `augment` | [`augment::Augment`] | data augmentation (SPEC §5) | yes |
 //! | `task-distill` | [`task::TaskDistill`] | task-specific distillation, one phase (SPEC §6) | yes |
 //! | `eval` | [`eval::Eval`] | a model on a GLUE split, `summary.json` for reports | no |
+//! | `predict` | [`predict::Predict`] | a model's labels and probabilities for a table of texts | no |
 //! | `bench` | [`bench::Bench`] | inference latency and speed-up | no |
 //! | `report` | [`report::Report`] | the paper's tables with our runs | no |
 
@@ -39,6 +40,7 @@ pub mod general;
 pub mod glue;
 pub mod measure;
 pub mod mlm_head;
+pub mod predict;
 pub mod report;
 pub mod task;
 pub mod train;
@@ -83,7 +85,7 @@ pub struct JobArgs<J: Job> {
     /// CPU threads for the job's products (default or 0: every core).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Output folder.
+    /// Output folder (`predict`: a folder, or the predictions file itself).
     #[arg(long)]
     pub output: String,
 }

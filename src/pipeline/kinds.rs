@@ -7,7 +7,7 @@
 
 use super::registry::Registry;
 use crate::jobs::{augment, bench, corpus, demo, eval, finetune, general, glue, mlm_head};
-use crate::jobs::{report, task};
+use crate::jobs::{predict, report, task};
 
 /// Every stage kind `tinybert run` knows.
 pub fn registry() -> Registry {
@@ -21,6 +21,7 @@ pub fn registry() -> Registry {
         .job::<augment::Augment>()
         .job::<task::TaskDistill>()
         .job::<eval::Eval>()
+        .job::<predict::Predict>()
         .job::<bench::Bench>()
         .job::<report::Report>();
     if tinybert_distill::TEST_HOOKS
@@ -49,6 +50,7 @@ mod tests {
             "general-distill",
             "glue",
             "mlm-head",
+            "predict",
             "report",
             "task-distill",
         ] {

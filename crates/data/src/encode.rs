@@ -22,6 +22,41 @@ pub const MIN_SEQ_LEN: usize = 8;
 pub struct Encoder {
     tok: Tokenizer,
     max_seq_len: usize,
+    /// Whether the tokens of a text cut at a whitespace are the first tokens of the whole
+    /// text (BERT's normaliser, pre-tokeniser and WordPiece: each word is tokenised alone), so
+    /// that a long single text need only be tokenised as far as it is kept.
+    prefix_safe: bool,
+}
+
+/// Bytes of text tokenised first, per token kept, when a long single text is cut
+/// ([`Encoder::encode`]): English averages under 5 bytes per WordPiece token; a cut that gives
+/// too few tokens is doubled until it gives enough or reaches the whole text.
+const PREFIX_BYTES_PER_TOKEN: usize = 6;
+
+/// Whether `tok` tokenises each whitespace-separated word on its own (see
+/// [`Encoder::prefix_safe`](Encoder)).
+fn words_are_independent(tok: &Tokenizer) -> bool {
+    use tokenizers::{ModelWrapper, NormalizerWrapper, PreTokenizerWrapper};
+    let normalizer = matches!(
+        tok.get_normalizer(),
+        None | Some(NormalizerWrapper::BertNormalizer(_))
+    );
+    let pre = matches!(
+        tok.get_pre_tokenizer(),
+        Some(PreTokenizerWrapper::BertPreTokenizer(_))
+    );
+    let model = matches!(tok.get_model(), ModelWrapper::WordPiece(_));
+    normalizer && pre && model
+}
+
+/// `text` cut at the first whitespace at or after byte `at`, if it is longer than that.
+fn cut_at_whitespace(text: &str, at: usize) -> Option<&str> {
+    if text.len() <= at {
+        return None;
+    }
+    let start = (at..=text.len()).find(|&i| text.is_char_boundary(i))?;
+    let ws = text[start..].find(char::is_whitespace)?;
+    Some(&text[..start + ws])
 }
 
 /// The tokenised examples of a file.
@@ -43,7 +78,12 @@ impl Encoder {
         let mut tok = tok.clone();
         tok.with_truncation(None)
             .map_err(|e| Error::Tokenize(e.to_string()))?;
-        Ok(Self { tok, max_seq_len })
+        let prefix_safe = words_are_independent(&tok);
+        Ok(Self {
+            tok,
+            max_seq_len,
+            prefix_safe,
+        })
     }
 
     /// The maximum length, special tokens included.
@@ -56,19 +96,35 @@ impl Encoder {
         let err = |e: tokenizers::Error| {
             Error::Tokenize(format!("example {} (line {}): {e}", ex.guid, ex.line))
         };
-        let a = self
+        let added = self
             .tok
-            .encode_fast(ex.text_a.as_str(), false)
-            .map_err(err)?;
+            .get_post_processor()
+            .map_or(0, |p| p.added_tokens(ex.text_b.is_some()));
+        let budget = self.max_seq_len.saturating_sub(added);
+        // A single text far longer than the budget: its first words give the tokens kept (a
+        // pair's truncation needs both whole lengths).
+        let mut cut = (budget + 1) * PREFIX_BYTES_PER_TOKEN;
+        let a = loop {
+            let prefix = match (&ex.text_b, self.prefix_safe) {
+                (None, true) => cut_at_whitespace(&ex.text_a, cut),
+                _ => None,
+            };
+            let Some(prefix) = prefix else {
+                break self
+                    .tok
+                    .encode_fast(ex.text_a.as_str(), false)
+                    .map_err(err)?;
+            };
+            let a = self.tok.encode_fast(prefix, false).map_err(err)?;
+            if a.len() > budget {
+                break a;
+            }
+            cut *= 2;
+        };
         let b = match &ex.text_b {
             Some(b) => Some(self.tok.encode_fast(b.as_str(), false).map_err(err)?),
             None => None,
         };
-        let added = self
-            .tok
-            .get_post_processor()
-            .map_or(0, |p| p.added_tokens(b.is_some()));
-        let budget = self.max_seq_len.saturating_sub(added);
         let total = a.len() + b.as_ref().map_or(0, |e| e.len());
         let truncated = total > budget;
         let (a, b) = if truncated {
@@ -169,5 +225,70 @@ mod tests {
         let (out, truncated) = enc.encode(&ex).unwrap();
         assert!(truncated);
         assert_eq!(out.input_ids, vec![2, 5, 5, 5, 5, 5, 5, 3]);
+    }
+
+    #[test]
+    fn a_long_single_text_tokenised_from_its_first_words_gives_the_whole_texts_tokens() {
+        let (_d, mut enc) = encoder(16);
+        assert!(enc.prefix_safe);
+        let words = ["a", "b", "ab", "ba", "aab", "x", "A", "é", "b,a", "中"];
+        for n in [1, 5, 14, 15, 16, 40, 200] {
+            for start in 0..4 {
+                let text: Vec<&str> = (0..n)
+                    .map(|i| words[(i * 7 + start) % words.len()])
+                    .collect();
+                let sep = if start % 2 == 0 { " " } else { "  \t" };
+                let ex = RawExample {
+                    text_b: None,
+                    text_a: text.join(sep),
+                    ..pair(0, 0)
+                };
+                enc.prefix_safe = true;
+                let fast = enc.encode(&ex).unwrap();
+                enc.prefix_safe = false;
+                let whole = enc.encode(&ex).unwrap();
+                assert_eq!(fast, whole, "{n} words: {:?}", ex.text_a);
+            }
+        }
+        assert_eq!(cut_at_whitespace("ab cd ef", 3), Some("ab cd"));
+        assert_eq!(cut_at_whitespace("ab cd", 5), None);
+        assert_eq!(cut_at_whitespace("abcdef", 2), None);
+        assert_eq!(cut_at_whitespace("é é é", 1), Some("é"));
+    }
+
+    #[test]
+    fn long_sst2_texts_give_the_same_tokens_cut_or_whole_with_the_minilm_tokenizer() {
+        let Some(model) = tinybert_testkit::shared("models/all-MiniLM-L6-v2") else {
+            return;
+        };
+        let Some(data) = tinybert_testkit::shared("data/glue/SST-2/dev.tsv") else {
+            return;
+        };
+        let tok = tinybert_model::load_tokenizer(&model).unwrap();
+        let text = std::fs::read_to_string(data).unwrap();
+        let rows: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split('\t').next())
+            .collect();
+        for max in [16, 64, 128] {
+            let mut enc = Encoder::new(&tok, max).unwrap();
+            assert!(enc.prefix_safe);
+            for i in 0..150 {
+                let n = 1 + i % 30;
+                let joined: Vec<&str> = (0..n)
+                    .map(|k| rows[(i * 13 + k * 7) % rows.len()])
+                    .collect();
+                let ex = RawExample {
+                    text_b: None,
+                    text_a: joined.join(if i % 3 == 0 { "\n" } else { " " }),
+                    ..pair(0, 0)
+                };
+                enc.prefix_safe = true;
+                let fast = enc.encode(&ex).unwrap();
+                enc.prefix_safe = false;
+                assert_eq!(fast, enc.encode(&ex).unwrap(), "max {max}, row {i}");
+            }
+        }
     }
 }

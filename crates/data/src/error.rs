@@ -59,6 +59,9 @@ pub enum Error {
     /// An invalid argument or option.
     #[error("{0}")]
     Invalid(String),
+    /// The caller's stop flag was set (Ctrl-C) before the work was done.
+    #[error("interrupted after {done} of {total} items")]
+    Interrupted { done: usize, total: usize },
 }
 
 /// Result alias of the data crate.

@@ -44,7 +44,7 @@ pub use encode::Encoder;
 pub use error::{Error, Result};
 pub use example::{Example, Instance, Label, RawExample};
 pub use glue::{build_glue, read_glue_file, GlueBuildOptions, GlueSummary, ReadOptions};
-pub use logits::logits_in_order;
+pub use logits::{logits_in_order, logits_in_order_reporting};
 pub use own_task::{read_task_split, task_split_path, OwnTask};
 pub use progress::{NoProgress, Progress};
 pub use schema::{DatasetKind, DatasetMeta, SCHEMA_VERSION};

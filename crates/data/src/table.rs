@@ -11,6 +11,10 @@
 //! A UTF-8 byte-order mark is skipped. Line numbers are 1-based lines of the file (a CSV row
 //! that spans lines is numbered by its first); for Parquet, whose rows have no lines, the
 //! number is the 1-based row number.
+//!
+//! [`write_table`] writes named columns ([`Column`]: text, integers or floats) in the same four
+//! formats, atomically (a temporary file renamed over the target), so that the files it writes
+//! read back with [`Table::read`].
 
 use crate::error::{Error, Result};
 use arrow::array::{Array, StringArray};
@@ -18,8 +22,10 @@ use arrow::datatypes::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tinybert_model::io::{write_atomic_with, AtomicFile};
 
 /// The file formats a [`Table`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -50,6 +56,26 @@ impl Format {
                     .into(),
             }),
         }
+    }
+
+    /// The format's usual file extension (without the dot).
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Tsv => "tsv",
+            Format::JsonLines => "jsonl",
+            Format::Parquet => "parquet",
+        }
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+
+    /// `csv`, `tsv`, `jsonl` or `parquet` (the extensions [`Format::of`] knows).
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Format::of(Path::new(&format!("x.{s}")))
+            .map_err(|_| format!("unknown format `{s}`: expected csv, tsv, jsonl or parquet"))
     }
 }
 
@@ -117,71 +143,6 @@ impl Table {
             }
         }
     }
-}
-
-/// Writes `rows` of text cells (`None`: an empty cell, `null` in JSON Lines and Parquet)
-/// under `columns` in the format of `path`'s extension, atomically. TSV cells cannot hold tabs
-/// or line breaks (an error); Parquet columns are strings.
-pub fn write_table(path: &Path, columns: &[&str], rows: &[Vec<Option<String>>]) -> Result<()> {
-    let bytes = match Format::of(path)? {
-        Format::Csv => {
-            let mut w = csv::Writer::from_writer(Vec::new());
-            let io = |e: csv::Error| Error::Invalid(format!("{}: {e}", path.display()));
-            w.write_record(columns).map_err(io)?;
-            for r in rows {
-                w.write_record(r.iter().map(|c| c.as_deref().unwrap_or("")))
-                    .map_err(io)?;
-            }
-            w.into_inner()
-                .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?
-        }
-        Format::Tsv => {
-            let mut text = columns.join("\t") + "\n";
-            for (i, r) in rows.iter().enumerate() {
-                let cells: Vec<&str> = r.iter().map(|c| c.as_deref().unwrap_or("")).collect();
-                if cells.iter().any(|c| c.contains(['\t', '\n', '\r'])) {
-                    return Err(Error::row(
-                        path,
-                        i + 2,
-                        "a TSV cell cannot hold a tab or line break",
-                    ));
-                }
-                text.push_str(&cells.join("\t"));
-                text.push('\n');
-            }
-            text.into_bytes()
-        }
-        Format::JsonLines => {
-            let mut text = String::new();
-            for r in rows {
-                let object: serde_json::Map<String, serde_json::Value> = columns
-                    .iter()
-                    .zip(r)
-                    .map(|(c, v)| (c.to_string(), v.clone().into()))
-                    .collect();
-                text.push_str(&serde_json::Value::Object(object).to_string());
-                text.push('\n');
-            }
-            text.into_bytes()
-        }
-        Format::Parquet => {
-            let arrays = (0..columns.len())
-                .map(|c| {
-                    let column: StringArray = rows.iter().map(|r| r[c].as_deref()).collect();
-                    std::sync::Arc::new(column) as arrow::array::ArrayRef
-                })
-                .collect::<Vec<_>>();
-            let batch = arrow::array::RecordBatch::try_from_iter(columns.iter().zip(arrays))
-                .map_err(|e| Error::arrow(path, e))?;
-            let mut out = Vec::new();
-            let mut w = parquet::arrow::ArrowWriter::try_new(&mut out, batch.schema(), None)
-                .map_err(|e| Error::parquet(path, e))?;
-            w.write(&batch).map_err(|e| Error::parquet(path, e))?;
-            w.close().map_err(|e| Error::parquet(path, e))?;
-            out
-        }
-    };
-    Ok(tinybert_model::io::write_atomic(path, &bytes)?)
 }
 
 fn missing_column(path: &Path, column: &str, present: &[String]) -> Error {
@@ -411,6 +372,217 @@ fn read_parquet(path: &Path, columns: &[&str]) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
+/// The values of one column to write.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Values {
+    Text(Vec<String>),
+    Int(Vec<i64>),
+    /// Written with the fewest digits that read back as the same `f32`; NaN and infinities
+    /// are empty cells (JSON `null`).
+    Float(Vec<f32>),
+}
+
+impl Values {
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        match self {
+            Values::Text(v) => v.len(),
+            Values::Int(v) => v.len(),
+            Values::Float(v) => v.len(),
+        }
+    }
+
+    /// True when there are no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Row `i` as CSV/TSV cell text.
+    fn cell(&self, i: usize) -> String {
+        match self {
+            Values::Text(v) => v[i].clone(),
+            Values::Int(v) => v[i].to_string(),
+            Values::Float(v) if v[i].is_finite() => v[i].to_string(),
+            Values::Float(_) => String::new(),
+        }
+    }
+
+    /// Row `i` as a JSON value (floats as their shortest `f32` text).
+    fn json(&self, i: usize, out: &mut String) {
+        match self {
+            Values::Text(v) => out.push_str(&serde_json::Value::from(v[i].as_str()).to_string()),
+            Values::Int(v) => out.push_str(&v[i].to_string()),
+            Values::Float(v) if v[i].is_finite() => out.push_str(&v[i].to_string()),
+            Values::Float(_) => out.push_str("null"),
+        }
+    }
+}
+
+/// A named column to write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    pub name: String,
+    pub values: Values,
+}
+
+impl Column {
+    pub fn new(name: impl Into<String>, values: Values) -> Self {
+        Self {
+            name: name.into(),
+            values,
+        }
+    }
+}
+
+/// Writes `columns` (all of one length, distinct names) to `path` in `format`: a header line
+/// (CSV, TSV), one object per row (JSON Lines), or a schema of utf8 / int64 / float32 columns
+/// (Parquet). The file is written under a temporary name and renamed over `path`, so an
+/// interrupted write leaves no half file. TSV has no quoting: a text cell holding a tab or a
+/// line break is an error naming the column and row.
+pub fn write_table(path: &Path, format: Format, columns: &[Column]) -> Result<()> {
+    let rows = columns.first().map_or(0, |c| c.values.len());
+    for (i, c) in columns.iter().enumerate() {
+        if c.values.len() != rows {
+            return Err(Error::Invalid(format!(
+                "{}: column `{}` has {} values, `{}` has {rows}",
+                path.display(),
+                c.name,
+                c.values.len(),
+                columns[0].name
+            )));
+        }
+        if columns[..i].iter().any(|o| o.name == c.name) {
+            return Err(Error::Invalid(format!(
+                "{}: two columns are named `{}`",
+                path.display(),
+                c.name
+            )));
+        }
+    }
+    match format {
+        Format::Csv | Format::Tsv => write_delimited(path, format, columns, rows),
+        Format::JsonLines => write_json_lines(path, columns, rows),
+        Format::Parquet => write_parquet(path, columns),
+    }
+}
+
+/// Writes through an [`AtomicFile`] and a buffer, then commits.
+fn write_buffered(
+    path: &Path,
+    fill: impl FnOnce(&mut BufWriter<AtomicFile>) -> Result<()>,
+) -> Result<()> {
+    let mut w = BufWriter::with_capacity(1 << 16, AtomicFile::create(path)?);
+    fill(&mut w)?;
+    let file = w
+        .into_inner()
+        .map_err(|e| Error::io(path, e.into_error()))?;
+    Ok(file.commit()?)
+}
+
+fn write_delimited(path: &Path, format: Format, columns: &[Column], rows: usize) -> Result<()> {
+    let tsv = format == Format::Tsv;
+    if tsv {
+        let bad = |s: &str| s.contains(['\t', '\n', '\r']);
+        for c in columns {
+            let row = match &c.values {
+                Values::Text(v) => v.iter().position(|s| bad(s)),
+                _ => None,
+            };
+            if let Some(r) = row.or_else(|| bad(&c.name).then_some(0)) {
+                return Err(Error::Invalid(format!(
+                    "{}: column `{}`, row {r}: a tab or line break cannot be written to a TSV file (write CSV, JSON Lines or Parquet)",
+                    path.display(),
+                    c.name
+                )));
+            }
+        }
+    }
+    write_buffered(path, |w| {
+        let mut out = csv::WriterBuilder::new()
+            .delimiter(if tsv { b'\t' } else { b',' })
+            .quote_style(if tsv {
+                csv::QuoteStyle::Never
+            } else {
+                csv::QuoteStyle::Necessary
+            })
+            .from_writer(w);
+        let err = |e: csv::Error| Error::io(path, std::io::Error::other(e));
+        out.write_record(columns.iter().map(|c| c.name.as_str()))
+            .map_err(err)?;
+        let mut record = Vec::with_capacity(columns.len());
+        for i in 0..rows {
+            record.clear();
+            record.extend(columns.iter().map(|c| c.values.cell(i)));
+            out.write_record(&record).map_err(err)?;
+        }
+        out.flush().map_err(|e| Error::io(path, e))
+    })
+}
+
+fn write_json_lines(path: &Path, columns: &[Column], rows: usize) -> Result<()> {
+    let keys: Vec<String> = columns
+        .iter()
+        .map(|c| serde_json::Value::from(c.name.as_str()).to_string())
+        .collect();
+    write_buffered(path, |w| {
+        let mut line = String::new();
+        for i in 0..rows {
+            line.clear();
+            line.push('{');
+            for (k, (key, c)) in keys.iter().zip(columns).enumerate() {
+                if k > 0 {
+                    line.push_str(", ");
+                }
+                line.push_str(key);
+                line.push_str(": ");
+                c.values.json(i, &mut line);
+            }
+            line.push_str("}\n");
+            w.write_all(line.as_bytes())
+                .map_err(|e| Error::io(path, e))?;
+        }
+        Ok(())
+    })
+}
+
+fn write_parquet(path: &Path, columns: &[Column]) -> Result<()> {
+    use arrow::array::{ArrayRef, Float32Array, Int64Array, RecordBatch};
+    use arrow::datatypes::{Field, Schema};
+    let mut fields = Vec::with_capacity(columns.len());
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len());
+    for c in columns {
+        let (dt, array): (DataType, ArrayRef) = match &c.values {
+            Values::Text(v) => (
+                DataType::Utf8,
+                Arc::new(StringArray::from_iter_values(v.iter().map(String::as_str))),
+            ),
+            Values::Int(v) => (DataType::Int64, Arc::new(Int64Array::from(v.clone()))),
+            Values::Float(v) => (
+                DataType::Float32,
+                Arc::new(Float32Array::from_iter(
+                    v.iter().map(|x| x.is_finite().then_some(*x)),
+                )),
+            ),
+        };
+        let nullable = matches!(c.values, Values::Float(_));
+        fields.push(Field::new(&c.name, dt, nullable));
+        arrays.push(array);
+    }
+    let schema = Arc::new(Schema::new(fields));
+    let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| Error::arrow(path, e))?;
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::SNAPPY)
+        .build();
+    write_atomic_with(path, |tmp: &Path| {
+        let file = File::create(tmp).map_err(|e| Error::io(tmp, e))?;
+        let mut w = parquet::arrow::ArrowWriter::try_new(file, schema, Some(props))
+            .map_err(|e| Error::parquet(path, e))?;
+        w.write(&batch).map_err(|e| Error::parquet(path, e))?;
+        w.close().map_err(|e| Error::parquet(path, e))?;
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -501,25 +673,6 @@ mod tests {
     }
 
     #[test]
-    fn written_tables_read_back_in_every_format() {
-        let d = tempfile::tempdir().unwrap();
-        let rows = vec![
-            vec![Some("a, \"quoted\"".to_string()), Some("1".to_string())],
-            vec![None, Some("2.5".to_string())],
-        ];
-        for ext in ["csv", "tsv", "jsonl", "parquet"] {
-            let p = d.path().join(format!("t.{ext}"));
-            write_table(&p, &["text", "score"], &rows).unwrap();
-            let t = Table::read(&p, &["text", "score"]).unwrap();
-            let cells: Vec<_> = t.rows.into_iter().map(|r| r.cells).collect();
-            assert_eq!(cells, rows, "{ext}");
-        }
-        let tab = vec![vec![Some("a\tb".to_string())]];
-        let err = write_table(&d.path().join("x.tsv"), &["text"], &tab).unwrap_err();
-        assert_mentions(err.to_string(), &["x.tsv:2:", "tab or line break"]);
-    }
-
-    #[test]
     fn malformed_files_name_the_file_line_and_column() {
         let d = tempfile::tempdir().unwrap();
         let csv = write(d.path(), "bad.csv", "text,label\na,pos\nb,neg,extra\n");
@@ -543,5 +696,56 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert_mentions(&err, &["x.xlsx", "unknown file format"]);
+    }
+
+    #[test]
+    fn written_tables_read_back_in_every_format() {
+        let d = tempfile::tempdir().unwrap();
+        let columns = [
+            Column::new(
+                "id",
+                Values::Text(vec!["a,1".into(), "b \"q\"".into(), "ü".into()]),
+            ),
+            Column::new("row", Values::Int(vec![0, 1, 2])),
+            Column::new("p", Values::Float(vec![0.1, 1.0 / 3.0, f32::NAN])),
+        ];
+        for format in [Format::Csv, Format::Tsv, Format::JsonLines, Format::Parquet] {
+            let p = d.path().join(format!("t.{}", format.extension()));
+            let cols = if format == Format::Tsv {
+                let mut c = columns.to_vec();
+                c[0].values = Values::Text(vec!["a 1".into(), "b".into(), "ü".into()]);
+                c
+            } else {
+                columns.to_vec()
+            };
+            write_table(&p, format, &cols).unwrap();
+            let mut header = Table::header(&p).unwrap();
+            if format == Format::JsonLines {
+                // serde_json's objects sort their keys.
+                header.sort_by_key(|h| ["id", "row", "p"].iter().position(|c| c == h));
+            }
+            assert_eq!(header, ["id", "row", "p"], "{format:?}");
+            let t = Table::read(&p, &["id", "row", "p"]).unwrap();
+            let cells: Vec<_> = t.rows.iter().map(|r| r.cells.clone()).collect();
+            let id0 = if format == Format::Tsv { "a 1" } else { "a,1" };
+            assert_eq!(cells[0][0].as_deref(), Some(id0), "{format:?}");
+            assert_eq!(cells[1][1].as_deref(), Some("1"), "{format:?}");
+            let third: f32 = cells[1][2].as_deref().unwrap().parse().unwrap();
+            assert_eq!(third, 1.0 / 3.0, "{format:?}");
+            assert_eq!(cells[2][2], None, "{format:?}");
+            assert_eq!(cells[2][0].as_deref(), Some("ü"), "{format:?}");
+        }
+        let bad = d.path().join("bad.tsv");
+        let tab = [Column::new("id", Values::Text(vec!["a\tb".into()]))];
+        let err = write_table(&bad, Format::Tsv, &tab)
+            .unwrap_err()
+            .to_string();
+        assert_mentions(
+            &err,
+            &["bad.tsv", "column `id`", "row 0", "tab or line break"],
+        );
+        assert!(!bad.exists());
+        assert_eq!("jsonl".parse::<Format>().unwrap(), Format::JsonLines);
+        assert!("xlsx".parse::<Format>().is_err());
     }
 }

@@ -87,8 +87,8 @@ pub enum Error {
     },
     /// The model has no sequence-classification head to evaluate.
     #[error(
-        "model {dir} has no classifier head (no `classifier.*` tensors): evaluate a model \
-         fine-tuned or distilled on the task"
+        "model {dir} has no classifier head (no `classifier.*` tensors): use a model \
+         fine-tuned or distilled on a task"
     )]
     NoClassifier { dir: PathBuf },
     /// The model's classes are not the task's classes in the task's order.

@@ -19,6 +19,8 @@
 //!   predictions ([`predictions_file`]) and, on test splits, the leaderboard file
 //!   ([`leaderboard`]); [`score_prediction_file`] scores any `index\tprediction` file against
 //!   a split's gold labels; [`write_submission`] zips the leaderboard files of several runs.
+//! - [`predict_table`]: a classifier over one's own table file (CSV, TSV, JSON Lines, Parquet)
+//!   -> labels and class probabilities (or scores) in input order ([`infer`]).
 
 pub mod classifier;
 pub mod column;
@@ -26,6 +28,7 @@ pub mod dev;
 pub mod error;
 pub mod evaluate;
 pub mod glue;
+pub mod infer;
 pub mod leaderboard;
 pub mod metrics;
 pub mod paper;
@@ -42,6 +45,7 @@ pub use dev::DevSet;
 pub use error::{Error, Result};
 pub use evaluate::{evaluate_glue, EvalData, EvalOptions, EvalResult, SplitResult, METRICS_JSON};
 pub use glue::{glue_average, EvalSet, GlueColumn, ABLATION_COLUMNS, TABLE1_COLUMNS};
+pub use infer::{predict_table, PredictOptions, PredictOutcome};
 pub use leaderboard::{leaderboard_file, write_leaderboard, LeaderboardFile, LEADERBOARD_FILES};
 pub use paper::{PaperNumbers, PaperRow, PaperTable};
 pub use predict::{predict, score, Predictions};
