@@ -102,6 +102,18 @@ pub struct Estimate {
     pub total_bytes: f64,
     /// Seconds estimating took.
     pub probe_seconds: f64,
+    /// The machine's 1-minute load average before and after estimating, and its cores: a load
+    /// above the cores means other work shared the machine and the times are pessimistic.
+    pub load: [f64; 2],
+    pub cores: usize,
+}
+
+/// The 1-minute load average (0 where `/proc/loadavg` is absent).
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// Estimates the stages `opts.run` selects.
@@ -112,6 +124,7 @@ pub fn estimate(
     device: &str,
 ) -> Result<Estimate> {
     let started = std::time::Instant::now();
+    let load_before = load_average();
     let plan_opts = RunOptions {
         dry_run: true,
         ..opts.run.clone()
@@ -200,6 +213,8 @@ pub fn estimate(
         total_bytes: stages.iter().map(|s| s.bytes).sum(),
         probe_seconds: started.elapsed().as_secs_f64(),
         stages,
+        load: [load_before, load_average()],
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
     })
 }
 
@@ -521,15 +536,24 @@ pub fn table(e: &Estimate) -> String {
             s.note
         );
     }
+    let busy = e.load.iter().any(|&l| l > e.cores as f64 + 0.5);
     let _ = writeln!(
         t,
-        "{:<w$}  {:<15}  {:>14}  {:>9}  {:>9}  (estimating took {})",
+        "{:<w$}  {:<15}  {:>14}  {:>9}  {:>9}  (estimating took {}; load {:.1} -> {:.1} on {} cores{})",
         "total",
         format!("{} stages", e.stages.len()),
         fmt_secs(e.total_seconds),
         fmt_count(e.total_examples),
         fmt_bytes(e.total_bytes),
-        fmt_secs(e.probe_seconds)
+        fmt_secs(e.probe_seconds),
+        e.load[0],
+        e.load[1],
+        e.cores,
+        if busy {
+            ": other work shared the machine, so these times are pessimistic"
+        } else {
+            ""
+        }
     );
     t
 }
