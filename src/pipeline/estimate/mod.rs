@@ -420,7 +420,8 @@ impl Estimator<'_> {
             .registry
             .get(&s.kind)
             .ok_or_else(|| anyhow!("unknown kind `{}`", s.kind))?;
-        let ctx = self.ctx(clock);
+        // Every probe has a clock, which also sends the job's result lines to the debug log.
+        let ctx = self.ctx(Some(clock.unwrap_or_default()));
         for o in &s.outs {
             let path = ctx.path(o);
             remove_path(&path)?;
