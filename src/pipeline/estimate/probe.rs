@@ -176,11 +176,7 @@ impl Estimator<'_> {
             (Some(_), 0) => epoch_ends,
             (Some(_), n) => full.t_total.div_ceil(n) as f64,
         };
-        let ckpts = if cfg.save_every > 0 {
-            (full.t_total / cfg.save_every) as f64
-        } else {
-            0.0
-        } + epoch_ends;
+        let ckpts = full.t_total.checked_div(cfg.save_every).unwrap_or(0) as f64 + epoch_ends;
         // The tail holds a checkpoint and the output model: about half each.
         let seconds = t.setup
             + t.cache * n_full / n_probe
