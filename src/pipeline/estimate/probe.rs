@@ -169,20 +169,8 @@ impl Estimator<'_> {
                 ..blank()
             });
         };
+        let (seconds, evals) = project_training(&t, &full, &cfg, n_full / n_probe);
         let total = full.t_total as f64;
-        let epoch_ends = full.t_total.div_ceil(full.steps_per_epoch) as f64;
-        let evals = match (t.eval, cfg.eval_every) {
-            (None, _) => 0.0,
-            (Some(_), 0) => epoch_ends,
-            (Some(_), n) => full.t_total.div_ceil(n) as f64,
-        };
-        let ckpts = full.t_total.checked_div(cfg.save_every).unwrap_or(0) as f64 + epoch_ends;
-        // The tail holds a checkpoint and the output model: about half each.
-        let seconds = t.setup
-            + t.cache * n_full / n_probe
-            + total * t.step
-            + evals * t.eval.unwrap_or(0.0)
-            + (ckpts + 1.0) * t.tail / 2.0;
         let examples = if full.t_total == full.steps_per_epoch * cfg.epochs {
             n_full * cfg.epochs as f64
         } else {
@@ -502,6 +490,31 @@ impl Estimator<'_> {
     }
 }
 
+/// A trainer's full time from its probe's timings `t`, for the full run's plan and trainer
+/// configuration, the training set being `rows_ratio` times the probe's; and the number of dev
+/// evaluations it makes.
+pub fn project_training(
+    t: &TrainTimes,
+    full: &Plan,
+    cfg: &tinybert_distill::TrainConfig,
+    rows_ratio: f64,
+) -> (f64, f64) {
+    let epoch_ends = full.t_total.div_ceil(full.steps_per_epoch) as f64;
+    let evals = match (t.eval, cfg.eval_every) {
+        (None, _) => 0.0,
+        (Some(_), 0) => epoch_ends,
+        (Some(_), n) => full.t_total.div_ceil(n) as f64,
+    };
+    let ckpts = full.t_total.checked_div(cfg.save_every).unwrap_or(0) as f64 + epoch_ends;
+    // The tail holds a checkpoint and the output model: about half each.
+    let seconds = t.setup
+        + t.cache * rows_ratio
+        + full.t_total as f64 * t.step
+        + evals * t.eval.unwrap_or(0.0)
+        + (ckpts + 1.0) * t.tail / 2.0;
+    (seconds, evals)
+}
+
 /// The rows a `glue` output had in its file before `max_rows` (`rows_in_file` in its
 /// summary.json, else `rows`).
 fn read_rows_in_file(dir: &Path) -> Option<f64> {
@@ -510,4 +523,49 @@ fn read_rows_in_file(dir: &Path) -> Option<f64> {
     v.get("rows_in_file")
         .or_else(|| v.get("rows"))
         .and_then(|r| r.as_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tinybert_distill::TrainConfig;
+
+    #[test]
+    fn a_trainer_is_projected_from_its_steps_evaluations_and_checkpoints() {
+        let t = TrainTimes {
+            setup: 2.0,
+            cache: 1.0,
+            steps: 5,
+            step: 0.5,
+            eval: Some(3.0),
+            tail: 0.2,
+        };
+        let cfg = TrainConfig {
+            batch_size: 32,
+            epochs: 2,
+            eval_every: 50,
+            save_every: 0,
+            max_steps: None,
+            ..TrainConfig::default()
+        };
+        // 3,200 examples: 100 steps per epoch, 200 steps, 4 evaluations, 2 epoch checkpoints.
+        let full = Plan::new(3200, &cfg).unwrap();
+        let (secs, evals) = project_training(&t, &full, &cfg, 10.0);
+        assert_eq!(evals, 4.0);
+        let want = 2.0 + 10.0 + 200.0 * 0.5 + 4.0 * 3.0 + 3.0 * 0.1;
+        assert!((secs - want).abs() < 1e-9, "{secs} vs {want}");
+        // max_steps caps the steps, and without a dev set there is no evaluation.
+        let capped = TrainConfig {
+            max_steps: Some(20),
+            ..cfg.clone()
+        };
+        let full = Plan::new(3200, &capped).unwrap();
+        let no_dev = TrainTimes { eval: None, ..t };
+        let (secs, evals) = project_training(&no_dev, &full, &capped, 1.0);
+        assert_eq!(evals, 0.0);
+        assert!(
+            (secs - (2.0 + 1.0 + 20.0 * 0.5 + 2.0 * 0.1)).abs() < 1e-9,
+            "{secs}"
+        );
+    }
 }
