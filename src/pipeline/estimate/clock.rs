@@ -1,7 +1,14 @@
 //! [`Clock`]: what a probed trainer reports while it runs (the start of its loop, each optimizer
 //! step, its messages such as a dev evaluation), with the time of each event, so that the probe
 //! can tell the set-up, the warm-up step, the timed steps, a dev evaluation and the tail apart.
+//!
+//! Times are those of the machine when no other work shares it ([`Stopwatch`]): over each
+//! interval, the wall-clock time is scaled by the share of the time this process's threads were
+//! ready to run that they actually ran (Linux `schedstat`: time on a core / (time on a core +
+//! time waiting for one)). On a machine with nothing else running the share is 1 and the time is
+//! the wall-clock time; with a compiler beside it, the waits for a core are not counted.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Instant;
 use tinybert_distill::train::TrainProgress;
@@ -17,9 +24,107 @@ pub enum Event {
     Message(String),
 }
 
-/// Events with their times in seconds since the clock was made.
-pub struct Clock {
+/// Nanoseconds each live thread of this process has spent on a core and ready but waiting for
+/// one (the first two fields of `/proc/self/task/<tid>/schedstat`), by thread id; empty where
+/// that is not available.
+fn thread_times() -> BTreeMap<u64, (u64, u64)> {
+    let mut out = BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        let Some(tid) = t.file_name().to_str().and_then(|s| s.parse().ok()) else {
+            continue;
+        };
+        let Ok(text) = std::fs::read_to_string(t.path().join("schedstat")) else {
+            continue;
+        };
+        let mut f = text.split_whitespace().map(|w| w.parse::<u64>().ok());
+        if let (Some(Some(cpu)), Some(Some(wait))) = (f.next(), f.next()) {
+            out.insert(tid, (cpu, wait));
+        }
+    }
+    out
+}
+
+struct Lap {
+    at: Instant,
+    threads: BTreeMap<u64, (u64, u64)>,
+    /// Unshared seconds up to `at`.
+    unshared: f64,
+}
+
+/// Wall-clock seconds, and the seconds the same work takes when nothing else shares the
+/// machine: each interval between two readings counts `wall x ran / (ran + waited)`, summed over
+/// the process's threads.
+pub struct Stopwatch {
     t0: Instant,
+    last: Mutex<Lap>,
+    /// Seconds the threads waited for a core (summed over threads), and ran.
+    pub(crate) waited_ran: Mutex<(f64, f64)>,
+}
+
+impl Default for Stopwatch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Stopwatch {
+    /// Starts now.
+    pub fn new() -> Self {
+        let at = Instant::now();
+        Self {
+            t0: at,
+            last: Mutex::new(Lap {
+                at,
+                threads: thread_times(),
+                unshared: 0.0,
+            }),
+            waited_ran: Mutex::new((0.0, 0.0)),
+        }
+    }
+
+    /// Wall-clock seconds since the start.
+    pub fn wall(&self) -> f64 {
+        self.t0.elapsed().as_secs_f64()
+    }
+
+    /// Seconds since the start on the machine when nothing else shares it.
+    pub fn unshared(&self) -> f64 {
+        let now = Instant::now();
+        let threads = thread_times();
+        let Ok(mut last) = self.last.lock() else {
+            return self.wall();
+        };
+        let (mut ran, mut waited) = (0u64, 0u64);
+        for (tid, (cpu, wait)) in &threads {
+            let (cpu0, wait0) = last.threads.get(tid).copied().unwrap_or((0, 0));
+            ran += cpu.saturating_sub(cpu0);
+            waited += wait.saturating_sub(wait0);
+        }
+        let wall = now.duration_since(last.at).as_secs_f64();
+        let share = if ran + waited > 0 {
+            ran as f64 / (ran + waited) as f64
+        } else {
+            1.0
+        };
+        if let Ok(mut w) = self.waited_ran.lock() {
+            w.0 += waited as f64 * 1e-9;
+            w.1 += ran as f64 * 1e-9;
+        }
+        *last = Lap {
+            at: now,
+            threads,
+            unshared: last.unshared + wall * share,
+        };
+        last.unshared
+    }
+}
+
+/// Events with their (unshared, see [`Stopwatch`]) times in seconds since the clock was made.
+pub struct Clock {
+    watch: Stopwatch,
     events: Mutex<Vec<(f64, Event)>>,
 }
 
@@ -33,14 +138,14 @@ impl Clock {
     /// A clock starting now (just before the probed stage runs).
     pub fn new() -> Self {
         Self {
-            t0: Instant::now(),
+            watch: Stopwatch::new(),
             events: Mutex::new(Vec::new()),
         }
     }
 
-    /// Seconds since the clock was made.
+    /// Unshared seconds since the clock was made.
     pub fn now(&self) -> f64 {
-        self.t0.elapsed().as_secs_f64()
+        self.watch.unshared()
     }
 
     fn push(&self, e: Event) {

@@ -32,6 +32,12 @@
 //! such as `bert-base`, a config.json, or `{"layers":..,"hidden":..,"heads":..,"ffn":..}`) with
 //! the vocabulary of the model folder `TOKENIZER`: timing does not depend on weight values.
 //!
+//! # Times
+//! The times are those of this machine when nothing else shares it: the probes' waits for a
+//! core that another process held are not counted ([`clock::Stopwatch`]), so that a compiler
+//! running beside the estimate does not make it pessimistic. Other effects of sharing (caches,
+//! memory bandwidth) remain.
+//!
 //! # Output
 //! A table per stage (time, examples, disk) and the total; `--estimate-json FILE` writes the
 //! same as JSON ([`Estimate`]).
@@ -102,6 +108,9 @@ pub struct Estimate {
     pub total_bytes: f64,
     /// Seconds estimating took.
     pub probe_seconds: f64,
+    /// Of the time the probes' threads were ready to run, the share they ran (1: nothing else
+    /// used the machine); the times above count only that share (see [`clock::Stopwatch`]).
+    pub share: f64,
     /// The machine's 1-minute load average before and after estimating, and its cores: a load
     /// above the cores means other work shared the machine and the times are pessimistic.
     pub load: [f64; 2],
@@ -155,6 +164,7 @@ pub fn estimate(
         rows: BTreeMap::new(),
         assume: parse_assume(&opts.assume, p)?,
         probe_steps: opts.probe_steps.max(1),
+        waited_ran: std::sync::Mutex::new((0.0, 0.0)),
     };
     for s in &opts.stand_ins {
         e.add_stand_in(s)?;
@@ -206,7 +216,13 @@ pub fn estimate(
         stages.push(est);
     }
     drop(scratch);
+    let (waited, ran) = *e.waited_ran.lock().expect("not poisoned");
     Ok(Estimate {
+        share: if waited + ran > 0.0 {
+            ran / (waited + ran)
+        } else {
+            1.0
+        },
         pipeline: p.file.display().to_string(),
         total_seconds: stages.iter().map(|s| s.seconds).sum(),
         total_examples: stages.iter().map(|s| s.examples).sum(),
@@ -295,6 +311,8 @@ pub struct Estimator<'a> {
     rows: BTreeMap<PathBuf, f64>,
     assume: BTreeMap<(String, String), f64>,
     probe_steps: usize,
+    /// Seconds the probes' threads waited for a core held by other work, and ran.
+    waited_ran: std::sync::Mutex<(f64, f64)>,
 }
 
 impl Estimator<'_> {
@@ -430,9 +448,13 @@ impl Estimator<'_> {
                     .with_context(|| format!("cannot create {}", parent.display()))?;
             }
         }
-        let t = std::time::Instant::now();
+        let watch = clock::Stopwatch::new();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| kind.run(s, &ctx)));
-        let secs = t.elapsed().as_secs_f64();
+        let secs = watch.unshared();
+        if let (Ok(mut total), Ok(w)) = (self.waited_ran.lock(), watch.waited_ran.lock()) {
+            total.0 += w.0;
+            total.1 += w.1;
+        }
         match result {
             Ok(r) => r.map(|()| secs).map_err(|e| {
                 let hint = if format!("{e:#}").contains("hub") && self.stand_ins.is_empty() {
@@ -550,10 +572,13 @@ pub fn table(e: &Estimate) -> String {
         e.load[0],
         e.load[1],
         e.cores,
-        if busy {
-            ": other work shared the machine, so these times are pessimistic"
+        if busy || e.share < 0.9 {
+            format!(
+                "; other work shared the machine: its probes ran {:.0}% of the time they were ready to, and only that time is counted",
+                100.0 * e.share
+            )
         } else {
-            ""
+            String::new()
         }
     );
     t

@@ -160,7 +160,8 @@ impl Estimator<'_> {
         }
         let clock = Arc::new(Clock::new());
         let secs = self.run(&probe, Some(clock.clone()))?;
-        let Some(t) = TrainTimes::read(&clock.events(), clock.now()) else {
+        let end = clock.now();
+        let Some(t) = TrainTimes::read(&clock.events(), end) else {
             return Ok(StageEstimate {
                 seconds: secs,
                 bytes: self.out_bytes(m),
