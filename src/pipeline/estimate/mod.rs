@@ -10,7 +10,8 @@
 //! Each miniature is timed and projected to the full stage ([`probe`]):
 //! - **trainers** (`finetune`, `task-distill`, `general-distill`, `mlm-head`) run
 //!   `probe_steps + 1` real optimizer steps with one dev evaluation at the end (when the stage
-//!   has a dev set); the first step is a warm-up, excluded. The full run's steps come from the
+//!   has a dev set); the first step is a warm-up, excluded. Steps too quick to time that way
+//!   (under 2 s in all) are timed again with enough steps for about 3 s (at most 60). The full run's steps come from the
 //!   stage's own trainer configuration and the *projected* size of its training set (for
 //!   example general distillation: epochs x projected instances / batch, or `max_steps`):
 //!   set-up + teacher-logit cache (scaled by rows) + steps x step time + dev evaluations x one
@@ -18,7 +19,8 @@
 //!   to the end (an upper bound).
 //! - **data stages** run twice on a sample of their input (`corpus`: the first 256 KiB and
 //!   4 MiB of text; `glue`: the first 50 and 20,000 rows of each file; `augment`: the first 4
-//!   and 40 rows; `eval`: the first 32 and 512 rows), and the time is the line through both
+//!   and 40 rows, or up to 400 when 40 take under 3 s more than 4; `eval`: the first 32 and 512
+//!   rows), and the time is the line through both
 //!   measurements (a fixed cost plus a cost per unit) at the full size; rows and bytes out
 //!   scale with the input. Inputs no larger than the larger sample run whole.
 //! - other kinds (`bench`, `report`, `demo-data`) run whole.

@@ -17,6 +17,14 @@ const CORPUS_BYTES: (u64, u64) = (256 << 10, 4 << 20);
 const GLUE_ROWS: (usize, usize) = (50, 20_000);
 /// `augment`: training rows in the two samples.
 const AUGMENT_ROWS: (usize, usize) = (4, 40);
+/// Trainers: timed steps shorter than this in all are timed again with more steps ...
+const MIN_TIMED_SECONDS: f64 = 2.0;
+/// ... but at most this many.
+const MAX_PROBE_STEPS: usize = 60;
+/// `augment`: a larger sample when the two differ by less than this ...
+const AUGMENT_MIN_SECONDS: f64 = 3.0;
+/// ... of at most this many rows.
+const AUGMENT_MAX_ROWS: usize = 400;
 /// `eval`: rows in the two samples.
 const EVAL_ROWS: (usize, usize) = (32, 512);
 
@@ -146,9 +154,7 @@ impl Estimator<'_> {
         let full = Plan::new(n_full.round() as usize, &cfg).map_err(|e| anyhow!("{e}"))?;
 
         let mut probe = m.clone();
-        let steps = self.probe_steps + 1;
-        set(&mut probe, "max_steps", int(steps));
-        set(&mut probe, "eval_every", int(steps));
+        let mut steps = self.probe_steps + 1;
         set(&mut probe, "save_every", int(0));
         set(&mut probe, "log_every", int(1));
         for key in ["patience", "resume", "keep_checkpoint"] {
@@ -158,17 +164,32 @@ impl Estimator<'_> {
             // A teacher fine-tuned for a few steps is no better than the majority class.
             set(&mut probe, "force_weak_teacher", Value::Boolean(true));
         }
-        let clock = Arc::new(Clock::new());
-        let secs = self.run(&probe, Some(clock.clone()))?;
-        let end = clock.now();
-        let Some(t) = TrainTimes::read(&clock.events(), end) else {
-            return Ok(StageEstimate {
-                seconds: secs,
-                bytes: self.out_bytes(m),
-                probe_seconds: secs,
-                note: "trained nothing: ran whole".into(),
-                ..blank()
-            });
+        let mut secs = 0.0;
+        let t = loop {
+            set(&mut probe, "max_steps", int(steps));
+            set(&mut probe, "eval_every", int(steps));
+            let clock = Arc::new(Clock::new());
+            secs += self.run(&probe, Some(clock.clone()))?;
+            let end = clock.now();
+            let Some(t) = TrainTimes::read(&clock.events(), end) else {
+                return Ok(StageEstimate {
+                    seconds: secs,
+                    bytes: self.out_bytes(m),
+                    probe_seconds: secs,
+                    note: "trained nothing: ran whole".into(),
+                    ..blank()
+                });
+            };
+            // Steps too short to time in a few: once more, with enough of them.
+            let timed = t.steps.saturating_sub(1) as f64 * t.step;
+            let want = ((MIN_TIMED_SECONDS * 1.5 / t.step.max(1e-3)).ceil() as usize + 1)
+                .min(MAX_PROBE_STEPS)
+                .min(full.t_total);
+            if t.steps == steps && timed < MIN_TIMED_SECONDS && want > steps {
+                steps = want;
+                continue;
+            }
+            break t;
         };
         let (seconds, evals) = project_training(&t, &full, &cfg, n_full / n_probe);
         let total = full.t_total as f64;
@@ -394,10 +415,25 @@ impl Estimator<'_> {
             set(&mut p, "limit", int(small));
             let t1 = self.run(&p, None)?;
             set(&mut p, "limit", int(large));
-            let t2 = self.run(&p, None)?;
+            let mut t2 = self.run(&p, None)?;
+            let mut probe = t1 + t2;
+            let mut large = large;
+            // Rows too quick to tell the cost per row from the fixed cost: a larger sample.
+            if t2 - t1 < AUGMENT_MIN_SECONDS && rows > large {
+                let per_row = ((t2 - t1) / (large - small) as f64).max(1e-3);
+                let n = ((large as f64 + AUGMENT_MIN_SECONDS / per_row).ceil() as usize)
+                    .min(AUGMENT_MAX_ROWS)
+                    .min(rows);
+                if n > large {
+                    large = n;
+                    set(&mut p, "limit", int(large));
+                    t2 = self.run(&p, None)?;
+                    probe += t2;
+                }
+            }
             (
                 linear(rows as f64, (small as f64, t1), (large as f64, t2)),
-                t1 + t2,
+                probe,
                 rows as f64 / large as f64,
                 format!("{rows} rows from samples of {small} and {large}"),
             )
