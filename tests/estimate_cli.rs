@@ -6,9 +6,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-/// The projection of a training stage must be within this factor of its real time. Timing on a
-/// machine shared with other jobs is noisy, so the factor is generous; the projection of
-/// `pipelines/glue-mini.toml` was checked to a factor of 1.5 (docs/estimate.md).
+/// The projection of a training stage must be within this factor of its real time. The real
+/// run's times are wall-clock times, so the estimate counts its waits for a core too
+/// (`--wall-clock`); timing on a machine shared with other jobs is noisy, so the factor is
+/// generous. The projection of `pipelines/glue-mini.toml` was checked to a factor of 1.5
+/// (docs/estimate.md).
 const FACTOR: f64 = 2.0;
 /// Stages shorter than this are too short to compare.
 const MIN_SECONDS: f64 = 3.0;
@@ -91,7 +93,13 @@ fn each_training_stage_is_projected_within_a_factor_of_its_real_run() {
     // Estimating runs miniatures in a scratch folder: no output, lock or scratch is left.
     let (table, _) = tinybert(
         d,
-        &args(&["estimate", "pipelines/p.toml", "--estimate-json", "e.json"]),
+        &args(&[
+            "estimate",
+            "pipelines/p.toml",
+            "--wall-clock",
+            "--estimate-json",
+            "e.json",
+        ]),
     );
     assert!(table.contains("total"), "{table}");
     assert!(!d.join("runs").exists(), "estimating wrote outputs");

@@ -82,6 +82,11 @@ pub struct EstimateFlags {
     /// With --estimate: timed optimizer steps per training stage (one warm-up step more runs).
     #[arg(long, default_value_t = 4, value_parser = crate::jobs::values::positive)]
     pub probe_steps: usize,
+    /// With --estimate: time the machine as it is, counting the probes' waits for a core held
+    /// by other work (by default they are not counted: the times are those of the machine when
+    /// nothing else shares it).
+    #[arg(long)]
+    pub wall_clock: bool,
     /// With --estimate: also write the estimate as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub estimate_json: Option<PathBuf>,
@@ -173,9 +178,10 @@ pub fn run(a: RunArgs, g: &GlobalArgs) -> Result<()> {
     }
     if !a.what_if.assume.is_empty()
         || !a.what_if.stand_in.is_empty()
+        || a.what_if.wall_clock
         || a.what_if.estimate_json.is_some()
     {
-        bail!("--assume, --stand-in and --estimate-json go with --estimate");
+        bail!("--assume, --stand-in, --wall-clock and --estimate-json go with --estimate");
     }
     let registry = kinds::registry();
     let p = a.pipeline.load(&registry)?;
@@ -224,6 +230,7 @@ pub fn estimate(a: EstimateArgs, g: &GlobalArgs) -> Result<()> {
         stand_ins: a.what_if.stand_in,
         probe_steps: a.what_if.probe_steps,
         verbose: !g.quiet,
+        wall_clock: a.what_if.wall_clock,
     };
     let e = crate::pipeline::estimate::estimate(&p, &registry, &opts, &g.device)?;
     print!("{}", crate::pipeline::estimate::table(&e));

@@ -59,23 +59,20 @@ struct Lap {
 /// the process's threads.
 pub struct Stopwatch {
     t0: Instant,
+    /// Count the waits too (the machine as it is).
+    wall_clock: bool,
     last: Mutex<Lap>,
     /// Seconds the threads waited for a core (summed over threads), and ran.
     pub(crate) waited_ran: Mutex<(f64, f64)>,
 }
 
-impl Default for Stopwatch {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Stopwatch {
-    /// Starts now.
-    pub fn new() -> Self {
+    /// Starts now; `wall_clock`: count the waits for a core too.
+    pub fn new(wall_clock: bool) -> Self {
         let at = Instant::now();
         Self {
             t0: at,
+            wall_clock,
             last: Mutex::new(Lap {
                 at,
                 threads: thread_times(),
@@ -104,7 +101,9 @@ impl Stopwatch {
             waited += wait.saturating_sub(wait0);
         }
         let wall = now.duration_since(last.at).as_secs_f64();
-        let share = if ran + waited > 0 {
+        let share = if self.wall_clock {
+            1.0
+        } else if ran + waited > 0 {
             ran as f64 / (ran + waited) as f64
         } else {
             1.0
@@ -128,17 +127,12 @@ pub struct Clock {
     events: Mutex<Vec<(f64, Event)>>,
 }
 
-impl Default for Clock {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Clock {
-    /// A clock starting now (just before the probed stage runs).
-    pub fn new() -> Self {
+    /// A clock starting now (just before the probed stage runs); `wall_clock`: see
+    /// [`Stopwatch::new`].
+    pub fn new(wall_clock: bool) -> Self {
         Self {
-            watch: Stopwatch::new(),
+            watch: Stopwatch::new(wall_clock),
             events: Mutex::new(Vec::new()),
         }
     }

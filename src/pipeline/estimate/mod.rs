@@ -79,6 +79,8 @@ pub struct EstimateOptions {
     pub probe_steps: usize,
     /// Print progress lines on stderr.
     pub verbose: bool,
+    /// Count the probes' waits for a core held by other work too (the machine as it is).
+    pub wall_clock: bool,
 }
 
 /// One stage's projection.
@@ -111,8 +113,10 @@ pub struct Estimate {
     /// Seconds estimating took.
     pub probe_seconds: f64,
     /// Of the time the probes' threads were ready to run, the share they ran (1: nothing else
-    /// used the machine); the times above count only that share (see [`clock::Stopwatch`]).
+    /// used the machine); the times above count only that share (see [`clock::Stopwatch`]),
+    /// unless `wall_clock`.
     pub share: f64,
+    pub wall_clock: bool,
     /// The machine's 1-minute load average before and after estimating, and its cores: a load
     /// above the cores means other work shared the machine and the times are pessimistic.
     pub load: [f64; 2],
@@ -167,6 +171,7 @@ pub fn estimate(
         assume: parse_assume(&opts.assume, p)?,
         probe_steps: opts.probe_steps.max(1),
         waited_ran: std::sync::Mutex::new((0.0, 0.0)),
+        wall_clock: opts.wall_clock,
     };
     for s in &opts.stand_ins {
         e.add_stand_in(s)?;
@@ -220,6 +225,7 @@ pub fn estimate(
     drop(scratch);
     let (waited, ran) = *e.waited_ran.lock().expect("not poisoned");
     Ok(Estimate {
+        wall_clock: opts.wall_clock,
         share: if waited + ran > 0.0 {
             ran / (waited + ran)
         } else {
@@ -315,6 +321,8 @@ pub struct Estimator<'a> {
     probe_steps: usize,
     /// Seconds the probes' threads waited for a core held by other work, and ran.
     waited_ran: std::sync::Mutex<(f64, f64)>,
+    /// Count the waits for a core too.
+    wall_clock: bool,
 }
 
 impl Estimator<'_> {
@@ -441,7 +449,9 @@ impl Estimator<'_> {
             .get(&s.kind)
             .ok_or_else(|| anyhow!("unknown kind `{}`", s.kind))?;
         // Every probe has a clock, which also sends the job's result lines to the debug log.
-        let ctx = self.ctx(Some(clock.unwrap_or_default()));
+        let ctx = self.ctx(Some(
+            clock.unwrap_or_else(|| Arc::new(Clock::new(self.wall_clock))),
+        ));
         for o in &s.outs {
             let path = ctx.path(o);
             remove_path(&path)?;
@@ -450,7 +460,7 @@ impl Estimator<'_> {
                     .with_context(|| format!("cannot create {}", parent.display()))?;
             }
         }
-        let watch = clock::Stopwatch::new();
+        let watch = clock::Stopwatch::new(self.wall_clock);
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| kind.run(s, &ctx)));
         let secs = watch.unshared();
         if let (Ok(mut total), Ok(w)) = (self.waited_ran.lock(), watch.waited_ran.lock()) {
@@ -574,7 +584,7 @@ pub fn table(e: &Estimate) -> String {
         e.load[0],
         e.load[1],
         e.cores,
-        if busy || e.share < 0.9 {
+        if (busy || e.share < 0.9) && !e.wall_clock {
             format!(
                 "; other work shared the machine: its probes ran {:.0}% of the time they were ready to, and only that time is counted",
                 100.0 * e.share

@@ -168,7 +168,7 @@ impl Estimator<'_> {
         let t = loop {
             set(&mut probe, "max_steps", int(steps));
             set(&mut probe, "eval_every", int(steps));
-            let clock = Arc::new(Clock::new());
+            let clock = Arc::new(Clock::new(self.wall_clock));
             secs += self.run(&probe, Some(clock.clone()))?;
             let end = clock.now();
             let Some(t) = TrainTimes::read(&clock.events(), end) else {
