@@ -61,6 +61,9 @@ enum Command {
     Bench(cmd::bench::BenchCommand),
     /// Run a pipeline file's stale stages (or the named ones), recording them in its lock file.
     Run(cmd::pipeline::RunArgs),
+    /// Cost before you start: each stage's projected time, examples and disk on this machine
+    /// (= `run --estimate`).
+    Estimate(cmd::pipeline::EstimateArgs),
     /// Show each stage of a pipeline file: up to date, or stale and why.
     Status(cmd::pipeline::StatusArgs),
     /// Print a pipeline file's stage graph (text or `--mermaid`).
@@ -121,6 +124,7 @@ fn main() {
         Command::Predict(j) => jobs::run_cli(&j, &cli.global.device),
         Command::Bench(c) => cmd::bench::run(c, &cli.global),
         Command::Run(c) => cmd::pipeline::run(c, &cli.global),
+        Command::Estimate(c) => cmd::pipeline::estimate(c, &cli.global),
         Command::Status(c) => cmd::pipeline::status(c, &cli.global),
         Command::Dag(c) => cmd::pipeline::dag(c, &cli.global),
         Command::Kinds(a) => cmd::pipeline::kinds(a),

@@ -1,6 +1,7 @@
 //! `tinybert run | status | dag`: run a pipeline file's stale stages, show what is stale, draw
 //! the stage graph (see `crate::pipeline`).
 
+use crate::pipeline::estimate::EstimateOptions;
 use crate::pipeline::kinds;
 use crate::pipeline::runner::{self, RunOptions, Status};
 use crate::pipeline::spec::Pipeline;
@@ -36,6 +37,59 @@ pub struct RunArgs {
     /// the code that computes its kind changed).
     #[arg(long)]
     pub ignore_code_changes: bool,
+    /// Run nothing: time miniatures of the stages that would run (in a scratch folder) and
+    /// print each one's projected time, examples and disk, and the total.
+    #[arg(long, conflicts_with_all = ["dry_run", "keep_going"])]
+    pub estimate: bool,
+    #[command(flatten)]
+    pub what_if: EstimateFlags,
+}
+
+/// `tinybert estimate`: the same as `tinybert run --estimate`.
+#[derive(Debug, Args)]
+pub struct EstimateArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    /// Stages to estimate, with their stale upstream stages (as for `run`). Default: every
+    /// stage that `run` would run.
+    pub stages: Vec<String>,
+    /// Only the named stages, not their upstream stages.
+    #[arg(long, requires = "stages")]
+    pub single: bool,
+    /// Estimate even the stages that are up to date.
+    #[arg(long)]
+    pub force: bool,
+    /// As for `run`: a changed code id alone does not make a stage stale.
+    #[arg(long)]
+    pub ignore_code_changes: bool,
+    #[command(flatten)]
+    pub what_if: EstimateFlags,
+}
+
+/// The options of an estimate (`--estimate`).
+#[derive(Debug, Args, Default, Clone)]
+pub struct EstimateFlags {
+    /// With --estimate: the size of a corpus stage's input that is not here, in words or
+    /// bytes (`--assume corpus.words=2500M`); the sample given (`-p corpus=FILE`) sets the rate.
+    #[arg(long, value_name = "STAGE.words|bytes=N")]
+    pub assume: Vec<String>,
+    /// With --estimate: time a model that is not here with random weights: every model
+    /// parameter equal to ID becomes a random model of SHAPE (a preset such as `bert-base`, a
+    /// config.json, or `{"layers":12,...}`) with the vocabulary of the folder TOKENIZER
+    /// (`--stand-in bert-base-uncased=bert-base@../shared/models/all-MiniLM-L6-v2`).
+    #[arg(long, value_name = "ID=SHAPE@TOKENIZER")]
+    pub stand_in: Vec<String>,
+    /// With --estimate: timed optimizer steps per training stage (one warm-up step more runs).
+    #[arg(long, default_value_t = 4, value_parser = crate::jobs::values::positive)]
+    pub probe_steps: usize,
+    /// With --estimate: time the machine as it is, counting the probes' waits for a core held
+    /// by other work (by default they are not counted: the times are those of the machine when
+    /// nothing else shares it).
+    #[arg(long)]
+    pub wall_clock: bool,
+    /// With --estimate: also write the estimate as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub estimate_json: Option<PathBuf>,
 }
 
 /// The pipeline a command reads: its file and the `[params]` overrides.
@@ -109,6 +163,26 @@ pub fn pipeline_file(file: Option<PathBuf>) -> Result<PathBuf> {
 
 /// Runs the stale stages (or the named ones), then prints the summary table.
 pub fn run(a: RunArgs, g: &GlobalArgs) -> Result<()> {
+    if a.estimate {
+        return estimate(
+            EstimateArgs {
+                pipeline: a.pipeline,
+                stages: a.stages,
+                single: a.single,
+                force: a.force,
+                ignore_code_changes: a.ignore_code_changes,
+                what_if: a.what_if,
+            },
+            g,
+        );
+    }
+    if !a.what_if.assume.is_empty()
+        || !a.what_if.stand_in.is_empty()
+        || a.what_if.wall_clock
+        || a.what_if.estimate_json.is_some()
+    {
+        bail!("--assume, --stand-in, --wall-clock and --estimate-json go with --estimate");
+    }
     let registry = kinds::registry();
     let p = a.pipeline.load(&registry)?;
     let ui = Ui::new(g.quiet);
@@ -135,6 +209,34 @@ pub fn run(a: RunArgs, g: &GlobalArgs) -> Result<()> {
             "{failed} stage(s) failed; {} records only the stages that finished",
             crate::pipeline::lock::Lock::path_for(&p.file).display()
         );
+    }
+    Ok(())
+}
+
+/// Estimates the stages `run` would run: prints the table, writes the JSON if asked.
+pub fn estimate(a: EstimateArgs, g: &GlobalArgs) -> Result<()> {
+    let registry = kinds::registry();
+    let p = a.pipeline.load(&registry)?;
+    let opts = EstimateOptions {
+        run: RunOptions {
+            targets: a.stages,
+            single: a.single,
+            force: a.force,
+            dry_run: true,
+            keep_going: false,
+            ignore_code_changes: a.ignore_code_changes,
+        },
+        assume: a.what_if.assume,
+        stand_ins: a.what_if.stand_in,
+        probe_steps: a.what_if.probe_steps,
+        verbose: !g.quiet,
+        wall_clock: a.what_if.wall_clock,
+    };
+    let e = crate::pipeline::estimate::estimate(&p, &registry, &opts, &g.device)?;
+    print!("{}", crate::pipeline::estimate::table(&e));
+    if let Some(f) = &a.what_if.estimate_json {
+        let text = serde_json::to_string_pretty(&e)? + "\n";
+        crate::pipeline::fsutil::write_atomic(f, text.as_bytes())?;
     }
     Ok(())
 }

@@ -15,7 +15,7 @@
 //! outs = ["runs/teacher/${item}"]
 //! ```
 
-use super::train::{dev_set, task_of, TrainArgs, Training};
+use super::train::{dev_set, task_of, TrainArgs, Training, TrainingPlan};
 use super::values::{task, TaskArg};
 use super::{Ctx, Input, Job};
 use anyhow::{Context, Result};
@@ -61,6 +61,14 @@ impl Job for Finetune {
             v.push(Input::path("dev", d));
         }
         v
+    }
+
+    fn training(&self, ctx: &Ctx) -> Result<Option<TrainingPlan>> {
+        Ok(Some(TrainingPlan {
+            config: self.train.config(&FinetuneConfig::default().train),
+            data: ctx.path(&self.data),
+            held_out: 0,
+        }))
     }
 
     fn run(&self, ctx: &Ctx, out: &Path) -> Result<()> {

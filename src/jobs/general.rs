@@ -15,7 +15,7 @@
 //! outs = ["runs/general"]
 //! ```
 
-use super::train::{LossArgs, TrainArgs, Training};
+use super::train::{LossArgs, TrainArgs, Training, TrainingPlan};
 use super::values::{model_spec, ModelSpec};
 use super::{Ctx, Input, Job};
 use anyhow::{Context, Result};
@@ -62,6 +62,14 @@ impl Job for GeneralDistill {
             v.push(Input::path("student", s));
         }
         v
+    }
+
+    fn training(&self, ctx: &Ctx) -> Result<Option<TrainingPlan>> {
+        Ok(Some(TrainingPlan {
+            config: self.train.config(&GeneralDistillConfig::default().train),
+            data: ctx.path(&self.data),
+            held_out: 0,
+        }))
     }
 
     fn run(&self, ctx: &Ctx, out: &Path) -> Result<()> {

@@ -25,7 +25,7 @@
 //!
 //! With `init`, the freshly initialised model is kept in `<out>/init/`.
 
-use super::train::{init_model, TrainArgs, Training};
+use super::train::{init_model, TrainArgs, Training, TrainingPlan};
 use super::values::{open_probability, shape, Shape};
 use super::{Ctx, Input, Job};
 use anyhow::{bail, Context, Result};
@@ -109,6 +109,17 @@ impl Job for MlmHead {
             v.push(Input::path("data", d));
         }
         v
+    }
+
+    fn training(&self, ctx: &Ctx) -> Result<Option<TrainingPlan>> {
+        let Some(data) = self.data.as_deref().filter(|_| self.fit) else {
+            return Ok(None);
+        };
+        Ok(Some(TrainingPlan {
+            config: self.train.config(&MlmHeadConfig::default().train),
+            data: ctx.path(data),
+            held_out: self.dev_instances,
+        }))
     }
 
     fn run(&self, ctx: &Ctx, out: &Path) -> Result<()> {

@@ -71,6 +71,12 @@ pub trait Job: clap::Args + clap::FromArgMatches + std::fmt::Debug + Sync {
     /// (or read it from another stage's output), so the lock file sees it change.
     fn inputs(&self) -> Vec<Input<'_>>;
 
+    /// For a trainer: its plan (the effective trainer configuration and the training set), which
+    /// `--estimate` projects the full run's steps from. `None` for every other job.
+    fn training(&self, _ctx: &Ctx) -> Result<Option<train::TrainingPlan>> {
+        Ok(None)
+    }
+
     /// Does the work, writing the job's output folder `out` (`--output`, relative to the
     /// context's working directory).
     fn run(&self, ctx: &Ctx, out: &Path) -> Result<()>;
@@ -134,6 +140,9 @@ pub struct Ctx {
     pub progress: MultiProgress,
     /// Set by Ctrl-C: long jobs save what they have and stop.
     pub stop: Arc<AtomicBool>,
+    /// Set while `--estimate` probes a stage: trainers report their steps to it, and result
+    /// lines go to the debug log instead of standard output.
+    pub clock: Option<Arc<crate::pipeline::estimate::Clock>>,
 }
 
 impl Ctx {
@@ -145,6 +154,7 @@ impl Ctx {
             device_name: device_name.to_string(),
             progress: crate::progress::multi().clone(),
             stop: stop_flag(),
+            clock: None,
         })
     }
 
@@ -177,6 +187,10 @@ impl Ctx {
 
     /// Prints a result line on standard output (above the progress bars).
     pub fn say(&self, text: &str) {
+        if self.clock.is_some() {
+            tracing::debug!("{text}");
+            return;
+        }
         self.progress.suspend(|| println!("{text}"));
     }
 }

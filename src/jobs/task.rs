@@ -21,7 +21,7 @@
 //! outs = ["runs/td-inter/${item}"]
 //! ```
 
-use super::train::{dev_set, init_model, task_of, LossArgs, TrainArgs, Training};
+use super::train::{dev_set, init_model, task_of, LossArgs, TrainArgs, Training, TrainingPlan};
 use super::values::{model_spec, positive_number, task, ModelSpec, TaskArg};
 use super::{Ctx, Input, Job};
 use anyhow::{Context, Result};
@@ -118,6 +118,25 @@ impl Job for TaskDistill {
             }
         }
         v
+    }
+
+    fn training(&self, ctx: &Ctx) -> Result<Option<TrainingPlan>> {
+        let train = ctx.path(&self.data);
+        let task = task_of(
+            &train,
+            self.task.as_ref().map(|t| t.resolve(ctx)).transpose()?,
+        )?;
+        let phase = Phase::from(self.phase);
+        let d = TaskDistillConfig::for_phase(phase, Some(task));
+        let data = match (&self.regression_data, task.is_regression(), phase) {
+            (Some(r), true, Phase::Prediction) => ctx.path(r),
+            _ => train,
+        };
+        Ok(Some(TrainingPlan {
+            config: self.train.config(&d.train),
+            data,
+            held_out: 0,
+        }))
     }
 
     fn run(&self, ctx: &Ctx, out: &Path) -> Result<()> {

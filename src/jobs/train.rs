@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use tinybert_data::parquet_io::{dataset_files, read_meta};
 use tinybert_data::Task;
 use tinybert_distill::train::checkpoint::{CHECKPOINT_DIR, STATE_FILE};
-use tinybert_distill::train::{RunOptions, RunResult};
+use tinybert_distill::train::{RunOptions, RunResult, TrainProgress};
 use tinybert_distill::{Compat, LayerMapping, LossConfig, NonFinite, Schedule, TrainConfig};
 use tinybert_eval::DevSet;
 use tinybert_model::{load_tokenizer, FitDenseKind, Heads, Model, ModelOptions, Precision};
@@ -212,9 +212,58 @@ impl LossArgs {
     }
 }
 
+/// What a trainer will do, for `--estimate`: the effective trainer configuration, the
+/// training set, and how many of its examples are held out (not trained on).
+#[derive(Debug, Clone)]
+pub struct TrainingPlan {
+    pub config: TrainConfig,
+    /// The training set's path (relative to the context's working directory, or absolute).
+    pub data: PathBuf,
+    /// Examples of `data` held out for evaluation (`mlm-head`'s `dev_instances`).
+    pub held_out: usize,
+}
+
+/// A trainer's progress sink: its bar, and while `--estimate` probes the stage, the probe's
+/// clock.
+struct Sink {
+    bar: TrainBar,
+    clock: Option<std::sync::Arc<crate::pipeline::estimate::Clock>>,
+}
+
+impl TrainProgress for Sink {
+    fn start(&self, total_steps: usize, done: usize) {
+        self.bar.start(total_steps, done);
+        if let Some(c) = &self.clock {
+            c.start(total_steps, done);
+        }
+    }
+    fn step(&self, step: usize, loss: f64, examples_per_s: f64) {
+        self.bar.step(step, loss, examples_per_s);
+        if let Some(c) = &self.clock {
+            c.step(step, loss, examples_per_s);
+        }
+    }
+    fn message(&self, msg: &str) {
+        match &self.clock {
+            // A probe's messages go to the debug log.
+            Some(c) => {
+                tracing::debug!("{msg}");
+                c.message(msg);
+            }
+            None => self.bar.message(msg),
+        }
+    }
+    fn finish(&self) {
+        self.bar.finish();
+        if let Some(c) = &self.clock {
+            c.finish();
+        }
+    }
+}
+
 /// One training run's plumbing: its bar, output folder and checkpoint handling.
 pub struct Training {
-    bar: TrainBar,
+    bar: Sink,
     out: PathBuf,
     resume: Option<PathBuf>,
     keep: bool,
@@ -237,7 +286,10 @@ impl Training {
             ));
         }
         Ok(Self {
-            bar: TrainBar::new(label),
+            bar: Sink {
+                bar: TrainBar::new(label),
+                clock: ctx.clock.clone(),
+            },
             out: out.to_path_buf(),
             resume,
             keep: args.keep_checkpoint,

@@ -42,9 +42,12 @@
 //! - [`hash`], [`lock`], [`state`], [`staleness`], [`code`]: content hashes, the lock file, the
 //!   hash cache, why a stage must run, and the code id of each kind.
 //! - [`runner`] executes, [`ui`] shows progress and tables; [`fsutil`] writes atomically.
+//! - [`estimate`]: `--estimate`, each stage's projected time, examples and disk, from
+//!   miniatures run in a scratch folder.
 
 pub mod code;
 pub mod dag;
+pub mod estimate;
 pub mod fsutil;
 pub mod hash;
 pub mod interp;

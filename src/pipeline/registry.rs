@@ -63,6 +63,15 @@ pub trait StageKind {
     /// exist when it starts, unless the kind is resumable and an interrupted attempt left them.
     fn run(&self, stage: &ResolvedStage, ctx: &Ctx) -> Result<()>;
 
+    /// For a trainer kind: the stage's plan (configuration, training set), for `--estimate`.
+    fn training(
+        &self,
+        _stage: &ResolvedStage,
+        _ctx: &Ctx,
+    ) -> Result<Option<jobs::train::TrainingPlan>> {
+        Ok(None)
+    }
+
     /// The identity of the code that computes this kind's outputs (see
     /// [`super::code`]): a stage computed by other code is stale.
     fn code(&self) -> String;
@@ -132,6 +141,14 @@ impl<J: Job> StageKind for JobKind<J> {
 
     fn run(&self, stage: &ResolvedStage, ctx: &Ctx) -> Result<()> {
         jobs::execute(&Self::parse(stage)?, ctx)
+    }
+
+    fn training(
+        &self,
+        stage: &ResolvedStage,
+        ctx: &Ctx,
+    ) -> Result<Option<jobs::train::TrainingPlan>> {
+        Self::parse(stage)?.job.training(ctx)
     }
 
     fn code(&self) -> String {

@@ -152,6 +152,7 @@ pub fn run(
         device_name: device.to_string(),
         progress: ui.progress(),
         stop: crate::jobs::stop_flag(),
+        clock: None,
     };
     let (order, forced) = select(p, opts)?;
     if !opts.dry_run {
