@@ -74,10 +74,7 @@ impl Job for Finetune {
     fn run(&self, ctx: &Ctx, out: &Path) -> Result<()> {
         let model = ctx.model(&self.model)?;
         let train = ctx.path(&self.data);
-        let task = task_of(
-            &train,
-            self.task.as_ref().map(|t| t.resolve(ctx)).transpose()?,
-        )?;
+        let task = task_of(ctx, &train, self.task.as_ref())?;
         let data = TaskData { task, train };
         let mut dev = dev_set(ctx, self.dev.as_ref(), task, &model)?;
         let cfg = FinetuneConfig {

@@ -26,7 +26,8 @@ use super::values::{model_spec, positive_number, task, ModelSpec, TaskArg};
 use super::{Ctx, Input, Job};
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use tinybert_data::Task;
 use tinybert_distill::train::{task_distill, DevEval, TaskData};
 use tinybert_distill::{Phase, TaskDistillConfig};
 
@@ -97,6 +98,21 @@ impl From<PhaseArg> for Phase {
     }
 }
 
+impl TaskDistill {
+    /// The set the run trains on: `data` (`train`), except in a regression's prediction phase
+    /// with `regression_data`.
+    fn training_set(&self, ctx: &Ctx, task: Task, train: PathBuf) -> PathBuf {
+        match (
+            &self.regression_data,
+            task.is_regression(),
+            Phase::from(self.phase),
+        ) {
+            (Some(r), true, Phase::Prediction) => ctx.path(r),
+            _ => train,
+        }
+    }
+}
+
 impl Job for TaskDistill {
     const KIND: &'static str = "task-distill";
     const RESUMABLE: bool = true;
@@ -122,19 +138,12 @@ impl Job for TaskDistill {
 
     fn training(&self, ctx: &Ctx) -> Result<Option<TrainingPlan>> {
         let train = ctx.path(&self.data);
-        let task = task_of(
-            &train,
-            self.task.as_ref().map(|t| t.resolve(ctx)).transpose()?,
-        )?;
+        let task = task_of(ctx, &train, self.task.as_ref())?;
         let phase = Phase::from(self.phase);
         let d = TaskDistillConfig::for_phase(phase, Some(task));
-        let data = match (&self.regression_data, task.is_regression(), phase) {
-            (Some(r), true, Phase::Prediction) => ctx.path(r),
-            _ => train,
-        };
         Ok(Some(TrainingPlan {
             config: self.train.config(&d.train),
-            data,
+            data: self.training_set(ctx, task, train),
             held_out: 0,
         }))
     }
@@ -142,10 +151,7 @@ impl Job for TaskDistill {
     fn run(&self, ctx: &Ctx, out: &Path) -> Result<()> {
         let teacher = ctx.model(&self.teacher)?;
         let train = ctx.path(&self.data);
-        let task = task_of(
-            &train,
-            self.task.as_ref().map(|t| t.resolve(ctx)).transpose()?,
-        )?;
+        let task = task_of(ctx, &train, self.task.as_ref())?;
         let phase = Phase::from(self.phase);
         let d = TaskDistillConfig::for_phase(phase, Some(task));
         let cfg = TaskDistillConfig {
@@ -159,10 +165,7 @@ impl Job for TaskDistill {
         };
         let data = TaskData {
             task,
-            train: match (&self.regression_data, task.is_regression(), phase) {
-                (Some(r), true, Phase::Prediction) => ctx.path(r),
-                _ => train,
-            },
+            train: self.training_set(ctx, task, train),
         };
         let mut dev = dev_set(ctx, self.dev.as_ref(), task, &teacher)?;
         let student = match &self.student {

@@ -2,8 +2,8 @@
 //! each stage's paper defaults, and the run plumbing ([`Training`]: progress bar, Ctrl-C,
 //! resuming from `checkpoint/`, the result line, removing the checkpoint after success).
 
-use super::values::Shape;
 use super::values::{positive, positive_number, probability};
+use super::values::{Shape, TaskArg};
 use super::Ctx;
 use crate::progress::TrainBar;
 use anyhow::{anyhow, Context, Result};
@@ -344,11 +344,11 @@ pub fn init_model(shape: &Shape, tokenizer: &Path, seed: u64, dir: &Path) -> Res
     Ok(())
 }
 
-/// The task a run is for: the one asked for, else the one its training set records (the
-/// trainers refuse data of another task).
-pub fn task_of(data: &Path, asked: Option<Task>) -> Result<Task> {
+/// The task a run is for: the one asked for (a task file is read here), else the one its
+/// training set records (the trainers refuse data of another task).
+pub fn task_of(ctx: &Ctx, data: &Path, asked: Option<&TaskArg>) -> Result<Task> {
     match asked {
-        Some(t) => Ok(t),
+        Some(t) => t.resolve(ctx),
         None => dataset_task(data).context("data"),
     }
 }
