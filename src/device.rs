@@ -3,11 +3,13 @@
 use anyhow::{bail, Context, Result};
 use candle_core::Device;
 
-/// Parses a device name; `cuda` needs a binary built with `--features cuda`.
+/// Parses a device name; `cuda` needs a binary built with `--features cuda`. `cuda` alone is
+/// the GPU of the process's local rank (0 outside a data-parallel job): each rank of a
+/// multi-GPU node takes its own.
 pub fn parse_device(name: &str) -> Result<Device> {
     match name {
         "cpu" => Ok(Device::Cpu),
-        "cuda" => cuda(0),
+        "cuda" => cuda(tinybert_distill::parallel::local_rank()),
         s if s.starts_with("cuda:") => {
             let n: usize = s[5..]
                 .parse()

@@ -9,6 +9,7 @@ mod device;
 mod jobs;
 mod pipeline;
 mod progress;
+mod ranks;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -72,10 +73,17 @@ enum Command {
     Kinds(cmd::pipeline::KindsArgs),
     /// Render the paper's tables with our runs beside them: Markdown, CSV and SVG charts.
     Report(jobs::JobArgs<jobs::report::Report>),
+    /// One pipeline stage's job from its command line (what each rank of a stage with
+    /// `ranks = N` runs).
+    #[command(hide = true)]
+    Stage(cmd::pipeline::StageArgs),
 }
 
+/// The log level of `-q`/`-v`; the ranks other than rank 0 of a data-parallel job log warnings
+/// and errors only (rank 0 tells the run's story once).
 fn init_logging(g: &GlobalArgs) {
-    let level = match (g.quiet, g.verbose) {
+    let quiet = g.quiet || !tinybert_distill::parallel::is_root();
+    let level = match (quiet, g.verbose) {
         (true, _) => "warn",
         (false, 0) => "info",
         (false, 1) => "debug",
@@ -114,8 +122,24 @@ fn main() {
     }
     keep_freed_memory();
     let cli = Cli::parse();
+    let _ranks = match ranks::init() {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
+    };
     init_logging(&cli.global);
+    let ranks = tinybert_distill::parallel::world().size();
+    let trainer = matches!(
+        cli.command,
+        Command::Distill(_) | Command::Finetune(_) | Command::Stage(_)
+    );
     let result = match cli.command {
+        _ if ranks > 1 && !trainer => Err(anyhow::anyhow!(
+            "started as one of {ranks} ranks: only the trainers (`distill ...`, `finetune`) run \
+             as several ranks; a pipeline starts them itself for stages with `ranks = N`"
+        )),
         Command::Model(c) => cmd::model::run(c, &cli.global),
         Command::Data(c) => cmd::data(c, &cli.global.device),
         Command::Distill(c) => cmd::distill(c, &cli.global.device),
@@ -129,10 +153,15 @@ fn main() {
         Command::Dag(c) => cmd::pipeline::dag(c, &cli.global),
         Command::Kinds(a) => cmd::pipeline::kinds(a),
         Command::Report(j) => jobs::run_cli(&j, &cli.global.device),
+        Command::Stage(a) => cmd::pipeline::stage(a, &cli.global),
     };
     if let Err(e) = result {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
+        let world = tinybert_distill::parallel::world();
+        match world.size() {
+            1 => eprintln!("error: {e:#}"),
+            n => eprintln!("error (rank {} of {n}): {e:#}", world.rank()),
+        }
+        ranks::fail(1);
     }
 }
 

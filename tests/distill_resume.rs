@@ -1,5 +1,6 @@
 //! Exact resume: a general-distillation run killed with SIGKILL and resumed ends with the same
-//! weights and metrics as an uninterrupted run with the same seed (tiny teacher and student).
+//! weights and metrics as an uninterrupted run with the same seed (tiny teacher and student), and
+//! gradient accumulation over micro-batches ends with the weights of one pass per step.
 
 use std::path::Path;
 use std::process::Command;
@@ -193,4 +194,45 @@ fn resuming_with_a_different_config_is_refused_naming_the_changed_key() {
         err.contains("config.train.seed") && err.contains("checkpoint"),
         "{err}"
     );
+}
+
+#[test]
+fn micro_batches_end_with_the_weights_of_one_pass_per_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    setup(dir);
+    // `distill` splits each step of 4 into passes of 2; the reference makes one pass of 4.
+    ok(&mut distill(dir, "passes"));
+    let whole = distill(dir, "whole");
+    let args: Vec<String> = whole
+        .get_args()
+        .map(|a| a.to_string_lossy().to_string())
+        .collect();
+    let mut one_pass = bin();
+    let mut skip = false;
+    for a in &args {
+        if std::mem::take(&mut skip) {
+            continue;
+        }
+        if a == "--micro-batch-size" {
+            skip = true;
+            continue;
+        }
+        one_pass.arg(a);
+    }
+    ok(&mut one_pass);
+    let a = candle_core::safetensors::load(
+        dir.join("whole/model.safetensors"),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    let b = candle_core::safetensors::load(
+        dir.join("passes/model.safetensors"),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    for (name, ta) in &a {
+        assert_close(name, &b[name], ta, Tol::abs(1e-5));
+    }
+    assert_eq!(metrics(&dir.join("whole")).len(), 8);
 }

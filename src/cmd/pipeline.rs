@@ -250,6 +250,26 @@ pub fn status(a: StatusArgs, _g: &GlobalArgs) -> Result<()> {
     Ok(())
 }
 
+/// `tinybert stage KIND ARGS...`: the hidden command each rank of a multi-rank stage runs.
+#[derive(Debug, clap::Args)]
+pub struct StageArgs {
+    /// The stage kind.
+    pub kind: String,
+    /// The job's arguments, as the runner wrote them.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+/// Runs one stage's job from the command line the runner made for it.
+pub fn stage(a: StageArgs, g: &GlobalArgs) -> Result<()> {
+    let registry = kinds::registry();
+    let kind = registry
+        .get(&a.kind)
+        .ok_or_else(|| anyhow::anyhow!("unknown kind `{}`", a.kind))?;
+    let argv: Vec<String> = std::iter::once(a.kind.clone()).chain(a.args).collect();
+    kind.run_argv(&argv, &crate::jobs::Ctx::cli(&g.device)?)
+}
+
 /// Prints the kinds, or one kind's parameters.
 pub fn kinds(a: KindsArgs) -> Result<()> {
     let registry = kinds::registry();

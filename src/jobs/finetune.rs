@@ -51,6 +51,7 @@ pub struct Finetune {
 impl Job for Finetune {
     const KIND: &'static str = "finetune";
     const RESUMABLE: bool = true;
+    const DATA_PARALLEL: bool = true;
 
     fn inputs(&self) -> Vec<Input<'_>> {
         let mut v = vec![

@@ -48,6 +48,7 @@ pub struct GeneralDistill {
 impl Job for GeneralDistill {
     const KIND: &'static str = "general-distill";
     const RESUMABLE: bool = true;
+    const DATA_PARALLEL: bool = true;
 
     fn inputs(&self) -> Vec<Input<'_>> {
         let mut v = vec![

@@ -74,6 +74,7 @@ pub struct MlmHead {
 impl Job for MlmHead {
     const KIND: &'static str = "mlm-head";
     const RESUMABLE: bool = true;
+    const DATA_PARALLEL: bool = true;
 
     fn validate(&self) -> Result<()> {
         match (&self.model, &self.init) {
@@ -141,7 +142,11 @@ impl Job for MlmHead {
             _ => bail!("missing `model` or `init`"),
         };
         if !self.fit {
-            return keep_own_head(ctx, &model_dir, out);
+            // Nothing to train: rank 0 copies the model, the other ranks have nothing to do.
+            return match tinybert_distill::parallel::is_root() {
+                true => keep_own_head(ctx, &model_dir, out),
+                false => Ok(()),
+            };
         }
         let data = ctx.path(self.data.as_deref().unwrap_or_default());
         let label = "masked LM";

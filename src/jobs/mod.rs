@@ -61,6 +61,8 @@ pub trait Job: clap::Args + clap::FromArgMatches + std::fmt::Debug + Sync {
     /// Whether an interrupted run continues from what it left in its output (a trainer's
     /// checkpoint, augmentation's finished chunks); otherwise a rerun starts from scratch.
     const RESUMABLE: bool = false;
+    /// Whether it runs as several data-parallel ranks (`mpirun -np N`): the trainers.
+    const DATA_PARALLEL: bool = false;
 
     /// Checks between parameters (each value's own range is checked when it is parsed).
     fn validate(&self) -> Result<()> {
@@ -187,7 +189,7 @@ impl Ctx {
 
     /// Prints a result line on standard output (above the progress bars).
     pub fn say(&self, text: &str) {
-        if self.clock.is_some() {
+        if self.clock.is_some() || !tinybert_distill::parallel::is_root() {
             tracing::debug!("{text}");
             return;
         }
@@ -205,6 +207,14 @@ pub fn looks_like_path(spec: &str) -> bool {
 pub fn execute<J: Job>(args: &JobArgs<J>, ctx: &Ctx) -> Result<()> {
     let job = &args.job;
     job.validate()?;
+    let ranks = tinybert_distill::parallel::world().size();
+    if ranks > 1 && !J::DATA_PARALLEL {
+        bail!(
+            "`{}` does not run as several ranks (started as one of {ranks}): only the trainers \
+             (mlm-head, general-distill, finetune, task-distill) do; run it as one process",
+            J::KIND
+        );
+    }
     let out = ctx.path(&args.output);
     let run = || job.run(ctx, &out);
     match args.threads.filter(|&n| n > 0) {

@@ -116,6 +116,7 @@ impl TaskDistill {
 impl Job for TaskDistill {
     const KIND: &'static str = "task-distill";
     const RESUMABLE: bool = true;
+    const DATA_PARALLEL: bool = true;
 
     fn inputs(&self) -> Vec<Input<'_>> {
         let mut v = vec![

@@ -310,7 +310,7 @@ impl Training {
     /// After success: removes `checkpoint/` (unless kept) and prints the result line.
     pub fn finish(self, ctx: &Ctx, label: &str, r: &RunResult) -> Result<()> {
         let dir = self.out.join(CHECKPOINT_DIR);
-        if !self.keep && dir.exists() {
+        if !self.keep && dir.exists() && tinybert_distill::parallel::is_root() {
             std::fs::remove_dir_all(&dir)
                 .with_context(|| format!("cannot remove {}", dir.display()))?;
         }
@@ -329,18 +329,21 @@ impl Training {
 /// Writes a freshly initialised model (N(0, 0.02) weights, no heads) of `shape` with the
 /// vocabulary and tokenizer files of the folder `tokenizer` to `dir`, unless `dir` already
 /// holds one (an interrupted attempt made it: the same seed gives the same weights).
+/// With several data-parallel ranks, rank 0 writes it and the others wait for it.
 pub fn init_model(shape: &Shape, tokenizer: &Path, seed: u64, dir: &Path) -> Result<()> {
-    if dir.join("config.json").exists() && dir.join("model.safetensors").exists() {
-        return Ok(());
+    let world = tinybert_distill::parallel::world();
+    let there = dir.join("config.json").exists() && dir.join("model.safetensors").exists();
+    if world.rank() == 0 && !there {
+        let tok = load_tokenizer(tokenizer)?;
+        let config = shape.config(tok.get_vocab_size(true))?;
+        let opts = ModelOptions {
+            seed,
+            heads: Heads::NONE,
+            ..Default::default()
+        };
+        Model::init(&config, &opts)?.save(dir, Some(tokenizer))?;
     }
-    let tok = load_tokenizer(tokenizer)?;
-    let config = shape.config(tok.get_vocab_size(true))?;
-    let opts = ModelOptions {
-        seed,
-        heads: Heads::NONE,
-        ..Default::default()
-    };
-    Model::init(&config, &opts)?.save(dir, Some(tokenizer))?;
+    world.barrier()?;
     Ok(())
 }
 

@@ -206,6 +206,7 @@ mod tests {
             deps: deps.iter().map(|s| s.to_string()).collect(),
             outs: outs.iter().map(|s| s.to_string()).collect(),
             desc: None,
+            ranks: 1,
             origin: format!("p.toml:{}", name.len()),
         }
     }

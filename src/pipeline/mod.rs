@@ -55,6 +55,7 @@ pub mod kinds;
 pub mod lock;
 pub mod outcome;
 pub mod paths;
+pub mod ranks;
 pub mod registry;
 pub mod runner;
 pub mod spec;

@@ -24,6 +24,8 @@ pub struct KindSpec {
     /// after an interrupted attempt with the same inputs and parameters, the runner keeps the
     /// outputs instead of removing them. Otherwise outputs are always removed before a run.
     pub resumable: bool,
+    /// Whether a stage may run as several data-parallel ranks (`ranks = N`).
+    pub data_parallel: bool,
 }
 
 impl KindSpec {
@@ -75,6 +77,21 @@ pub trait StageKind {
     /// The identity of the code that computes this kind's outputs (see
     /// [`super::code`]): a stage computed by other code is stale.
     fn code(&self) -> String;
+
+    /// The stage as its job's command line (the kind's name first), for a stage started as
+    /// several processes (`ranks`); each runs it with [`StageKind::run_argv`].
+    fn argv(&self, stage: &ResolvedStage) -> Result<Vec<String>> {
+        bail!(
+            "stage `{}`: kind `{}` has no command line",
+            stage.name,
+            stage.kind
+        )
+    }
+
+    /// Runs the job of a command line made by [`StageKind::argv`].
+    fn run_argv(&self, _argv: &[String], _ctx: &Ctx) -> Result<()> {
+        bail!("kind `{}` has no command line", self.spec().name)
+    }
 }
 
 /// A [job](crate::jobs) as a stage kind.
@@ -107,6 +124,7 @@ impl<J: Job> StageKind for JobKind<J> {
             name: J::KIND,
             params: argv::params(&Self::command()),
             resumable: J::RESUMABLE,
+            data_parallel: J::DATA_PARALLEL,
         }
     }
 
@@ -141,6 +159,20 @@ impl<J: Job> StageKind for JobKind<J> {
 
     fn run(&self, stage: &ResolvedStage, ctx: &Ctx) -> Result<()> {
         jobs::execute(&Self::parse(stage)?, ctx)
+    }
+
+    fn argv(&self, stage: &ResolvedStage) -> Result<Vec<String>> {
+        argv::stage_args(&Self::command(), &stage.params, Some(stage.out()?))
+    }
+
+    fn run_argv(&self, argv: &[String], ctx: &Ctx) -> Result<()> {
+        let cmd = Self::command();
+        let m = cmd
+            .clone()
+            .try_get_matches_from(argv)
+            .map_err(|e| argv::stage_error(&cmd, &e))?;
+        let args = JobArgs::<J>::from_arg_matches(&m).map_err(|e| argv::stage_error(&cmd, &e))?;
+        jobs::execute(&args, ctx)
     }
 
     fn training(

@@ -353,7 +353,10 @@ impl Run<'_> {
         };
         self.ui.line(&format!("{tag} [{}]: {what}", s.kind));
         let spinner = self.ui.spinner(tag);
-        let result = catch_unwind(AssertUnwindSafe(|| kind.run(s, &self.ctx)));
+        let result = match s.ranks {
+            1 => catch_unwind(AssertUnwindSafe(|| kind.run(s, &self.ctx))),
+            _ => Ok(super::ranks::launch(kind, s, &self.ctx)),
+        };
         spinner.finish_and_clear();
         result.unwrap_or_else(|panic| {
             let text = panic

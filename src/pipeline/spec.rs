@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use toml::{Spanned, Table, Value};
 
 /// Stage-table keys that are not kind parameters.
-const RESERVED: [&str; 5] = ["kind", "deps", "outs", "foreach", "desc"];
+const RESERVED: [&str; 6] = ["kind", "deps", "outs", "foreach", "desc", "ranks"];
 
 /// A loaded, resolved and validated pipeline.
 pub struct Pipeline {
@@ -214,6 +214,28 @@ impl Pipeline {
                     }
                 }
             };
+            let ranks = match d.keys.get("ranks") {
+                None => 1,
+                Some(v) => {
+                    let at = || at(d, Some("ranks"));
+                    match resolve_value(v.get_ref(), &mut |n| scope.lookup(n))
+                        .map_err(|e| anyhow!("{}: {e}", at()))?
+                    {
+                        Value::Integer(n) if n >= 1 => n as usize,
+                        other => bail!(
+                            "{}: `ranks` must be a whole number of at least 1, found {other}",
+                            at()
+                        ),
+                    }
+                }
+            };
+            let spec = registry.get(kind_name).expect("kind checked").spec();
+            if ranks > 1 && !spec.data_parallel {
+                bail!(
+                    "{}: kind `{kind_name}` does not run as several ranks (only the trainers do: mlm-head, general-distill, finetune, task-distill)",
+                    at(d, Some("ranks"))
+                );
+            }
             let stage = ResolvedStage {
                 group: d.name.clone(),
                 kind: kind_name.to_string(),
@@ -221,6 +243,7 @@ impl Pipeline {
                 deps,
                 outs: inst.outs,
                 desc,
+                ranks,
                 origin: format!("{f}:{}", line(d.offset)),
                 name: inst.name,
             };

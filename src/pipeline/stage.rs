@@ -26,6 +26,10 @@ pub struct ResolvedStage {
     pub outs: Vec<String>,
     /// The optional one-line `desc`.
     pub desc: Option<String>,
+    /// Data-parallel ranks (`ranks`, default 1): above 1 the runner starts the stage as that
+    /// many processes through the MPI launcher. Not a parameter: the result does not depend on
+    /// it, so changing it stales nothing.
+    pub ranks: usize,
     /// `file:line` of the stage table, for messages.
     pub origin: String,
 }
@@ -111,6 +115,7 @@ mod tests {
             deps: vec![],
             outs: vec!["runs/a".into(), "runs/b".into()],
             desc: None,
+            ranks: 1,
             origin: "p.toml:3".into(),
         }
     }

@@ -61,6 +61,7 @@ impl StageKind for WriteKind {
         KindSpec {
             name: "__test-write",
             params: params(&["text"], &["note", "with_device"]),
+            data_parallel: false,
             resumable: false,
         }
     }
@@ -89,6 +90,7 @@ impl StageKind for FailKind {
         KindSpec {
             name: "__test-fail",
             params: params(&[], &["message", "panic"]),
+            data_parallel: false,
             resumable: false,
         }
     }
@@ -127,6 +129,7 @@ impl StageKind for StepsKind {
         KindSpec {
             name: "__test-steps",
             params: params(&["steps"], &["step_ms"]),
+            data_parallel: false,
             resumable: true,
         }
     }

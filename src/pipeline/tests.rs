@@ -663,3 +663,19 @@ fn paths_are_relative_to_the_workdir_and_the_lock_sits_next_to_the_file() {
     assert!(dir.path().join("pipelines/p.lock").exists());
     assert!(dir.path().join("pipelines/.tinybert/p.state.json").exists());
 }
+
+#[test]
+fn ranks_must_be_a_whole_number_and_only_data_parallel_kinds_take_more_than_one() {
+    let table = |ranks: &str| {
+        format!("[stages.w]\nkind = \"__test-write\"\ntext = \"t\"\nranks = {ranks}\ndeps = [\"data.txt\"]\nouts = [\"w.txt\"]\n")
+    };
+    let f = Fixture::new(&table("1"));
+    assert_eq!(f.load(&[]).unwrap().stages[0].ranks, 1);
+    let err = Fixture::new(&table("2")).error(&[]);
+    assert!(
+        err.contains("ranks") && err.contains("does not run as several ranks"),
+        "{err}"
+    );
+    let err = Fixture::new(&table("0")).error(&[]);
+    assert!(err.contains("`ranks` must be a whole number"), "{err}");
+}

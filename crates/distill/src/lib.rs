@@ -12,6 +12,7 @@ pub mod error;
 pub mod losses;
 pub mod mapping;
 pub mod optim;
+pub mod parallel;
 pub mod train;
 
 pub use config::{

@@ -8,7 +8,7 @@ mod common;
 use common::{config, examples, model, Messages};
 use serde_json::json;
 use tinybert_data::{collate, Example, Padding};
-use tinybert_distill::train::{train, Loss, Objective, Quiet, RunOptions};
+use tinybert_distill::train::{train, Loss, Objective, Pass, Quiet, RunOptions};
 use tinybert_distill::{Error, NonFinite, Schedule, TrainConfig};
 use tinybert_model::Model;
 use tinybert_testkit::{assert_close, Tol};
@@ -36,8 +36,9 @@ impl<'a> Gold<'a> {
 }
 
 impl Objective for Gold<'_> {
-    fn loss(&mut self, indices: &[usize], step: usize) -> tinybert_distill::Result<Loss> {
-        let items: Vec<&Example> = indices.iter().map(|&i| &self.data[i]).collect();
+    fn loss(&mut self, pass: &Pass) -> tinybert_distill::Result<Loss> {
+        let step = pass.step;
+        let items: Vec<&Example> = pass.indices().iter().map(|&i| &self.data[i]).collect();
         let b = collate(&items, Padding::Longest, 0)?.to_tensors(&candle_core::Device::Cpu)?;
         let out = self
             .model
@@ -61,6 +62,10 @@ impl Objective for Gold<'_> {
             terms: vec![],
             total,
         })
+    }
+
+    fn terms(&self) -> &'static [&'static str] {
+        &[]
     }
 }
 

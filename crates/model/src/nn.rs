@@ -5,6 +5,7 @@ use crate::kernels::bf16::PackedBf16;
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 use rand::{Rng, SeedableRng};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// BERT's initialisation of dense and embedding weights: N(0, 0.02).
@@ -103,11 +104,17 @@ pub fn activation(name: &str, x: Tensor) -> Result<Tensor> {
     }
 }
 
-/// Seeded inverted dropout. Masks are drawn from one RNG owned by the model, so a training run
-/// reseeded with [`DropoutRng::reseed`] draws the same masks again (exact resume).
+/// Seeded inverted dropout. Each dropout site of a forward pass takes the next seed of one
+/// stream owned by the model, and an entry's mask is a hash of that seed, the entry's example
+/// (its row: the tensor's first dimension, numbered from [`DropoutRng::set_first_row`]) and
+/// its place in the example ([`crate::kernels::dropout`]). So a pass reseeded with
+/// [`DropoutRng::reseed`] draws the same masks again (exact resume), and an example draws the
+/// same mask whether its batch is computed whole or in parts (micro-batches, data-parallel
+/// ranks), each part numbered by its first example's position in the batch.
 #[derive(Debug)]
 pub struct DropoutRng {
     rng: Mutex<rand::rngs::StdRng>,
+    first_row: AtomicU64,
 }
 
 impl Default for DropoutRng {
@@ -120,30 +127,33 @@ impl DropoutRng {
     pub fn new(seed: u64) -> Self {
         Self {
             rng: Mutex::new(rand::rngs::StdRng::seed_from_u64(seed)),
+            first_row: AtomicU64::new(0),
         }
     }
 
-    /// Restarts the mask stream from `seed`.
+    /// Restarts the seed stream from `seed`.
     pub fn reseed(&self, seed: u64) {
         *self.rng.lock().expect("dropout rng poisoned") = rand::rngs::StdRng::seed_from_u64(seed);
     }
 
-    /// Zeroes each entry with probability `p` and scales the rest by 1/(1-p), with a mask made
-    /// from one seed drawn from this stream: a hash of the seed and the element index on the CPU
-    /// (f32, [`crate::kernels::dropout`]), a generator seeded with it elsewhere.
+    /// The position in the whole batch of the next passes' first example.
+    pub fn set_first_row(&self, row: usize) {
+        self.first_row.store(row as u64, Ordering::Relaxed);
+    }
+
+    /// Zeroes each entry with probability `p` and scales the rest by 1/(1-p), with the mask of
+    /// the next seed of the stream: fused on the CPU (f32), built on the CPU and uploaded
+    /// elsewhere (the same entries are dropped on every device).
     pub fn apply(&self, x: &Tensor, p: f64) -> Result<Tensor> {
         if p <= 0.0 {
             return Ok(x.clone());
         }
         let seed: u64 = self.rng.lock().expect("dropout rng poisoned").random();
-        if let Some(y) = crate::kernels::dropout(x, p as f32, seed)? {
+        let first_row = self.first_row.load(Ordering::Relaxed);
+        if let Some(y) = crate::kernels::dropout(x, p as f32, seed, first_row)? {
             return Ok(y);
         }
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let scale = (1.0 / (1.0 - p)) as f32;
-        let mask: Vec<f32> = (0..x.elem_count())
-            .map(|_| if rng.random::<f64>() < p { 0.0 } else { scale })
-            .collect();
+        let mask = crate::kernels::dropout_mask(x.shape(), p as f32, seed, first_row);
         let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
         x.mul(&mask)
     }

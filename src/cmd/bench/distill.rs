@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use tinybert_data::{Example, Label};
 use tinybert_distill::train::general::IntermediateObjective;
 use tinybert_distill::train::task::PredictionObjective;
-use tinybert_distill::train::Objective;
+use tinybert_distill::train::{Objective, Pass};
 use tinybert_distill::{BertAdam, BertAdamConfig, LossConfig};
 use tinybert_model::{
     BertConfig, FitDenseKind, Heads, Model, ModelOptions, Precision, Trainable, Want,
@@ -167,7 +167,12 @@ fn bench(a: &DistillArgs, g: &GlobalArgs, threads: usize) -> Result<()> {
         )?;
         reset_peak_rss();
         let times = time_ms(a.warmup, a.iters, || {
-            let loss = objective.loss(&indices, 0)?;
+            let pass = Pass {
+                step: 0,
+                batch: &indices,
+                range: 0..indices.len(),
+            };
+            let loss = objective.loss(&pass)?;
             let grads = loss.total.backward()?;
             opt.step(&grads)?;
             Ok(())

@@ -7,6 +7,7 @@ use clap::Subcommand;
 
 pub mod data;
 pub mod distill;
+pub mod parallel;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -16,6 +17,9 @@ pub enum BenchCommand {
     Inference(crate::jobs::JobArgs<crate::jobs::bench::Bench>),
     /// One general- and one prediction-distillation step (trainer code path) vs PyTorch.
     Distill(distill::DistillArgs),
+    /// General distillation as one process against MPI ranks on the same cores (needs the `mpi`
+    /// build and `mpirun`), with the all-reduce projected to more ranks.
+    DataParallel(parallel::ParallelArgs),
 }
 
 pub fn run(cmd: BenchCommand, g: &GlobalArgs) -> Result<()> {
@@ -23,5 +27,6 @@ pub fn run(cmd: BenchCommand, g: &GlobalArgs) -> Result<()> {
         BenchCommand::Data(a) => data::run(a, g),
         BenchCommand::Inference(j) => crate::jobs::run_cli(&j, &g.device),
         BenchCommand::Distill(a) => distill::run(a, g),
+        BenchCommand::DataParallel(a) => parallel::run(a, g),
     }
 }

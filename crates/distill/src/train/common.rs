@@ -1,7 +1,7 @@
 //! Pieces every trainer uses: loading the frozen teacher, checking data against models,
 //! batching, summaries.
 
-use super::engine::RunResult;
+use super::engine::{Pass, RunResult};
 use crate::error::{Error, Result};
 use candle_core::Device;
 use std::path::Path;
@@ -82,14 +82,42 @@ pub fn batch<S: Sequence>(
     Ok(collate(&picked, Padding::Longest, pad_id)?.to_tensors(device)?)
 }
 
+/// Pads the examples of a training pass into tensors on `device`, to the longest sequence of
+/// the pass's whole batch: a pass's tensors (and so its dropout masks and its share of a
+/// per-entry mean) are then the same whichever rank or micro-batch computes it.
+pub fn pass_batch<S: Sequence>(
+    items: &[S],
+    pass: &Pass,
+    pad_id: u32,
+    device: &Device,
+) -> Result<BatchTensors> {
+    let item = |i: usize| {
+        items
+            .get(i)
+            .ok_or_else(|| Error::Config(format!("example index {i} out of range")))
+    };
+    let mut longest = 0;
+    for &i in pass.batch {
+        longest = longest.max(item(i)?.input_ids().len());
+    }
+    let picked: Vec<&S> = pass
+        .indices()
+        .iter()
+        .map(|&i| item(i))
+        .collect::<Result<_>>()?;
+    Ok(collate(&picked, Padding::Fixed(longest), pad_id)?.to_tensors(device)?)
+}
+
 /// Runs `model` on the padded batch `b`, with dropout when `train`.
 pub fn forward(model: &Model, b: &BatchTensors, train: bool) -> Result<BertOutput> {
     Ok(model.forward_t(&b.input_ids, &b.token_type_ids, &b.attention_mask, train)?)
 }
 
-/// Writes the run's `summary.json` (the run crate's one writer).
+/// Writes the run's `summary.json` (the run crate's one writer; rank 0 only).
 pub fn write_summary(dir: &Path, summary: &Summary) -> Result<()> {
-    summary.save(dir)?;
+    if crate::parallel::is_root() {
+        summary.save(dir)?;
+    }
     Ok(())
 }
 
@@ -109,6 +137,14 @@ pub fn training_summary(
     s.examples_per_s = Some(result.examples_per_s);
     if result.skipped_steps > 0 {
         s.insert("skipped_steps", result.skipped_steps);
+    }
+    if let Some((ms, bytes)) = result.allreduce {
+        let world = crate::parallel::world();
+        s.insert(
+            "data_parallel",
+            serde_json::json!({ "ranks": world.size(), "engine": world.describe(),
+                "allreduce_ms_per_step": ms, "allreduce_bytes_per_step": bytes }),
+        );
     }
     s
 }

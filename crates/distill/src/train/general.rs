@@ -2,10 +2,10 @@
 //! pre-training instances.
 
 use super::common::{
-    batch, check_pair, check_tokenizer, forward, load_frozen, teacher_rngs, training_summary,
+    check_pair, check_tokenizer, forward, load_frozen, pass_batch, teacher_rngs, training_summary,
     write_summary,
 };
-use super::engine::{train, Loss, Objective, RunOptions, RunResult};
+use super::engine::{train, Loss, Objective, Pass, RunOptions, RunResult};
 use crate::config::{GeneralDistillConfig, LossConfig};
 use crate::error::{Error, Result};
 use crate::losses::intermediate_loss;
@@ -94,8 +94,8 @@ impl<'a, S: Sequence> IntermediateObjective<'a, S> {
 }
 
 impl<S: Sequence> Objective for IntermediateObjective<'_, S> {
-    fn loss(&mut self, indices: &[usize], _step: usize) -> Result<Loss> {
-        let b = batch(self.data, indices, self.pad_id, &self.device)?;
+    fn loss(&mut self, pass: &Pass) -> Result<Loss> {
+        let b = pass_batch(self.data, pass, self.pad_id, &self.device)?;
         let t = forward(self.teacher, &b, self.loss.teacher_dropout)?;
         let s = forward(self.student, &b, true)?;
         let fit = self.student.fit_dense.as_ref().ok_or_else(|| {
@@ -113,10 +113,36 @@ impl<S: Sequence> Objective for IntermediateObjective<'_, S> {
             &self.loss.weights,
             mask,
         )?;
+        // The pass's share of each mean: of the examples, or with pad masking of the real
+        // query/key pairs (attention) and of the real tokens (hidden states).
+        let (att_share, token_share) = match self.loss.pad_masked {
+            false => (pass.share(), pass.share()),
+            true => self.real_shares(pass),
+        };
+        let att = (&l.att * self.loss.weights.attention)?;
+        let rest = (&l.total - &att)?;
         Ok(Loss {
-            total: l.total,
-            terms: vec![("att_loss", l.att), ("rep_loss", l.rep)],
+            total: ((att * att_share)? + (rest * token_share)?)?,
+            terms: vec![(l.att * att_share)?, (l.rep * token_share)?],
         })
+    }
+
+    fn terms(&self) -> &'static [&'static str] {
+        &["att_loss", "rep_loss"]
+    }
+}
+
+impl<S: Sequence> IntermediateObjective<'_, S> {
+    /// The pass's shares of the batch's real query/key pairs and of its real tokens.
+    fn real_shares(&self, pass: &Pass) -> (f64, f64) {
+        let sums = |indices: &[usize]| {
+            indices.iter().fold((0.0, 0.0), |(pairs, tokens), &i| {
+                let n = self.data[i].input_ids().len() as f64;
+                (pairs + n * n, tokens + n)
+            })
+        };
+        let ((p, t), (bp, bt)) = (sums(pass.indices()), sums(pass.batch));
+        (p / bp.max(1.0), t / bt.max(1.0))
     }
 }
 

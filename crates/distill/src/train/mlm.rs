@@ -3,14 +3,14 @@
 //! cross-entropy at the masked positions only, only `cls.predictions.*` trained (or the whole
 //! model, to pre-train one from scratch).
 
-use super::common::{batch, check_tokenizer, training_summary, write_summary};
-use super::engine::{train, Loss, Objective, RunOptions, RunResult};
+use super::common::{batch, check_tokenizer, pass_batch, training_summary, write_summary};
+use super::engine::{train, Loss, Objective, Pass, RunOptions, RunResult};
 use crate::config::MlmHeadConfig;
 use crate::error::{Error, Result};
 use candle_core::{DType, Device, Tensor, D};
 use rand::{Rng, SeedableRng};
 use std::path::Path;
-use tinybert_data::{Instance, InstanceShards};
+use tinybert_data::{BatchTensors, Instance, InstanceShards};
 use tinybert_model::{load_tokenizer, Heads, Model, ModelOptions, Trainable, Want};
 use tinybert_run::{DevEval, Scores};
 
@@ -35,6 +35,18 @@ struct MlmObjective<'a> {
 }
 
 impl MlmObjective<'_> {
+    /// The tokens of example `i` that may be masked (not padding, `[CLS]` or `[SEP]`).
+    fn maskable(&self, ids: &[u32]) -> usize {
+        ids.iter()
+            .filter(|&&t| t != self.pad_id && !self.vocab.special.contains(&t))
+            .count()
+    }
+
+    /// How many tokens of an example with `maskable` candidates are masked.
+    fn n_masked(&self, maskable: usize) -> usize {
+        ((maskable as f64 * self.mask_prob).round() as usize).clamp(1.min(maskable), maskable)
+    }
+
     /// Masks the batch (deterministic in seed, step and example index): returns the corrupted
     /// ids, the flat positions of the masked tokens and their original ids.
     fn mask(
@@ -53,8 +65,7 @@ impl MlmObjective<'_> {
                 .map(|p| row * seq + p)
                 .filter(|&i| ids[i] != self.pad_id && !self.vocab.special.contains(&ids[i]))
                 .collect();
-            let n = ((cands.len() as f64 * self.mask_prob).round() as usize)
-                .clamp(1.min(cands.len()), cands.len());
+            let n = self.n_masked(cands.len());
             let mut chosen = rand::seq::index::sample(&mut rng, cands.len(), n).into_vec();
             chosen.sort_unstable();
             for c in chosen {
@@ -72,15 +83,15 @@ impl MlmObjective<'_> {
         (out, pos, gold)
     }
 
-    /// The MLM logits at the masked positions of the examples at `indices` (masks of `step`)
-    /// and the original ids there: `([masked, vocab], [masked])`.
+    /// The MLM logits at the masked positions of the examples at `indices` (padded as `b`,
+    /// masks of `step`) and the original ids there: `([masked, vocab], [masked])`.
     fn masked_logits(
         &self,
+        b: BatchTensors,
         indices: &[usize],
         step: usize,
         train: bool,
     ) -> Result<(Tensor, Tensor)> {
-        let b = batch(self.data, indices, self.pad_id, &self.device)?;
         let (n, seq) = b.input_ids.dims2()?;
         let ids: Vec<u32> = b.input_ids.flatten_all()?.to_vec1()?;
         let (masked, pos, gold) = self.mask(&ids, seq, step, indices);
@@ -108,14 +119,27 @@ fn correct(logits: &Tensor, gold: &Tensor) -> Result<Tensor> {
 }
 
 impl Objective for MlmObjective<'_> {
-    fn loss(&mut self, indices: &[usize], step: usize) -> Result<Loss> {
-        let (logits, gold) = self.masked_logits(indices, step, self.train_encoder)?;
-        let total = candle_nn::loss::cross_entropy(&logits, &gold)?;
-        let acc = (correct(&logits, &gold)? / gold.dims1()?.max(1) as f64)?;
+    /// Means over the masked tokens, weighted by the pass's share of the batch's masked tokens.
+    fn loss(&mut self, pass: &Pass) -> Result<Loss> {
+        let b = pass_batch(self.data, pass, self.pad_id, &self.device)?;
+        let indices = pass.indices();
+        let (logits, gold) = self.masked_logits(b, indices, pass.step, self.train_encoder)?;
+        let masked = |ix: &[usize]| -> f64 {
+            ix.iter()
+                .map(|&i| self.n_masked(self.maskable(&self.data[i].input_ids)) as f64)
+                .sum()
+        };
+        let share = masked(indices) / masked(pass.batch).max(1.0);
+        let total = (candle_nn::loss::cross_entropy(&logits, &gold)? * share)?;
+        let acc = (correct(&logits, &gold)? * (share / gold.dims1()?.max(1) as f64))?;
         Ok(Loss {
-            terms: vec![("mlm_loss", total.clone()), ("mlm_accuracy", acc)],
+            terms: vec![total.clone(), acc],
             total,
         })
+    }
+
+    fn terms(&self) -> &'static [&'static str] {
+        &["mlm_loss", "mlm_accuracy"]
     }
 }
 
@@ -132,7 +156,9 @@ impl MlmDev<'_> {
         let (mut right, mut total) = (0.0, 0usize);
         for start in (0..n).step_by(self.batch_size.max(1)) {
             let indices: Vec<usize> = (start..(start + self.batch_size).min(n)).collect();
-            let (logits, gold) = self.held_out.masked_logits(&indices, 0, false)?;
+            let h = &self.held_out;
+            let b = batch(h.data, &indices, h.pad_id, &h.device)?;
+            let (logits, gold) = h.masked_logits(b, &indices, 0, false)?;
             right += correct(&logits, &gold)?.to_scalar::<f32>()? as f64;
             total += gold.dims1()?;
         }

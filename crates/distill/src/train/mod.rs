@@ -8,7 +8,7 @@ pub mod general;
 pub mod mlm;
 pub mod task;
 
-pub use engine::{train, Loss, Objective, Plan, Quiet, RunOptions, RunResult, TrainProgress};
+pub use engine::{train, Loss, Objective, Pass, Plan, Quiet, RunOptions, RunResult, TrainProgress};
 pub use general::{general_distill, StudentSpec};
 pub use mlm::fit_mlm_head;
 pub use task::{finetune, task_distill, TaskData};

@@ -8,13 +8,15 @@
 //! records both scores in `summary.json` (`teacher_dev`, `baseline`).
 
 use super::common::{
-    batch, check_tokenizer, forward, load_frozen, teacher_rngs, training_summary, write_summary,
+    check_tokenizer, forward, load_frozen, pass_batch, teacher_rngs, training_summary,
+    write_summary,
 };
-use super::engine::{train, Loss, Objective, RunOptions, RunResult, TrainProgress};
+use super::engine::{train, Loss, Objective, Pass, RunOptions, RunResult, TrainProgress};
 use super::general::{load_student, IntermediateObjective, StudentSpec};
 use crate::config::{FinetuneConfig, LossConfig, Phase, TaskDistillConfig};
 use crate::error::{Error, Result};
 use crate::losses::{mse, soft_cross_entropy};
+use crate::parallel;
 use candle_core::{Device, Tensor};
 use std::path::{Path, PathBuf};
 use tinybert_data::{logits_in_order, BatchTensors, Example, GlueDataset, Task};
@@ -47,9 +49,10 @@ pub struct PredictionObjective<'a> {
 }
 
 impl Objective for PredictionObjective<'_> {
-    fn loss(&mut self, indices: &[usize], _step: usize) -> Result<Loss> {
+    fn loss(&mut self, pass: &Pass) -> Result<Loss> {
         let (b, logits) =
-            training_logits(self.student, self.data, indices, self.pad_id, &self.device)?;
+            training_logits(self.student, self.data, pass, self.pad_id, &self.device)?;
+        let indices = pass.indices();
         let total = if self.regression {
             let gold = b
                 .labels
@@ -77,7 +80,11 @@ impl Objective for PredictionObjective<'_> {
             (soft_cross_entropy(&logits, &teacher, self.loss.temperature, self.loss.compat)?
                 * self.loss.weights.prediction)?
         };
-        Ok(prediction_loss(total))
+        prediction_loss(total, pass)
+    }
+
+    fn terms(&self) -> &'static [&'static str] {
+        &["pred_loss"]
     }
 }
 
@@ -91,9 +98,8 @@ struct GoldObjective<'a> {
 }
 
 impl Objective for GoldObjective<'_> {
-    fn loss(&mut self, indices: &[usize], _step: usize) -> Result<Loss> {
-        let (b, logits) =
-            training_logits(self.model, self.data, indices, self.pad_id, &self.device)?;
+    fn loss(&mut self, pass: &Pass) -> Result<Loss> {
+        let (b, logits) = training_logits(self.model, self.data, pass, self.pad_id, &self.device)?;
         let gold = b
             .labels
             .as_ref()
@@ -103,32 +109,38 @@ impl Objective for GoldObjective<'_> {
         } else {
             candle_nn::loss::cross_entropy(&logits, gold)?
         };
-        Ok(prediction_loss(total))
+        prediction_loss(total, pass)
+    }
+
+    fn terms(&self) -> &'static [&'static str] {
+        &["pred_loss"]
     }
 }
 
-/// The batch of the examples at `indices` and `model`'s logits on it, in training mode.
+/// The batch of the examples of `pass` and `model`'s logits on it, in training mode.
 ///
 /// # Shapes
 /// The batch tensors are `[batch, seq]`; the logits `[batch, num_labels]`.
 fn training_logits(
     model: &Model,
     data: &[Example],
-    indices: &[usize],
+    pass: &Pass,
     pad_id: u32,
     device: &Device,
 ) -> Result<(BatchTensors, Tensor)> {
-    let b = batch(data, indices, pad_id, device)?;
+    let b = pass_batch(data, pass, pad_id, device)?;
     let logits = model.logits(&forward(model, &b, true)?)?;
     Ok((b, logits))
 }
 
-/// A loss that is only its prediction-layer term (logged as `pred_loss`).
-fn prediction_loss(total: Tensor) -> Loss {
-    Loss {
-        terms: vec![("pred_loss", total.clone())],
+/// A loss that is only its prediction-layer term (logged as `pred_loss`): the pass's mean
+/// `mean` times its share of the batch.
+fn prediction_loss(mean: Tensor, pass: &Pass) -> Result<Loss> {
+    let total = (mean * pass.share())?;
+    Ok(Loss {
+        terms: vec![total.clone()],
         total,
-    }
+    })
 }
 
 /// Opens the training set of `data`, checking its tokenizer against `model_dir`, its task
@@ -344,13 +356,7 @@ pub fn task_distill(
         Phase::Prediction => {
             let cache = if cfg.cache_teacher && !task.is_regression() {
                 run.progress.message("caching teacher logits");
-                Some(logits_in_order(
-                    &teacher,
-                    &train_ds.examples,
-                    CACHE_BATCH,
-                    pad,
-                    device,
-                )?)
+                Some(cached_logits(&teacher, &train_ds.examples, pad, device)?)
             } else {
                 None
             };
@@ -392,6 +398,42 @@ pub fn task_distill(
     }
     write_summary(&run.output, &summary)?;
     Ok(result)
+}
+
+/// The teacher's logits of every training example, `CACHE_BATCH` examples per forward. With
+/// several data-parallel ranks each computes a contiguous share, and the shares are summed into
+/// place so that every rank holds all of them.
+fn cached_logits(
+    teacher: &Model,
+    examples: &[Example],
+    pad: u32,
+    device: &Device,
+) -> Result<Vec<Vec<f32>>> {
+    let world = parallel::world();
+    if world.size() == 1 {
+        return Ok(logits_in_order(
+            teacher,
+            examples,
+            CACHE_BATCH,
+            pad,
+            device,
+        )?);
+    }
+    let width = match &teacher.classifier {
+        Some(c) => c.classifier.bias.dims1()?,
+        None => return Err(Error::Config("the teacher has no classifier".into())),
+    };
+    let mine = parallel::shard(examples.len(), world.rank(), world.size());
+    let part = logits_in_order(teacher, &examples[mine.clone()], CACHE_BATCH, pad, device)?;
+    let mut all = vec![0f32; examples.len() * width];
+    for (row, logits) in all[mine.start * width..].chunks_mut(width).zip(&part) {
+        row.copy_from_slice(logits);
+    }
+    let n = all.len();
+    let sum: Vec<f32> = world
+        .all_reduce_sum(&Tensor::from_vec(all, n, &Device::Cpu)?)?
+        .to_vec1()?;
+    Ok(sum.chunks(width.max(1)).map(<[f32]>::to_vec).collect())
 }
 
 /// Fine-tunes `model_dir` on the task with the ReLU classifier head (the teacher, and the

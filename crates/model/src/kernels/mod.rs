@@ -23,7 +23,7 @@ mod mse;
 mod operand;
 mod softmax;
 
-pub use dropout::dropout;
+pub use dropout::{dropout, mask as dropout_mask};
 pub use gelu::{gelu_erf, gelu_erf_owned};
 pub use layer_norm::layer_norm;
 pub use linear::{linear, to_column_major};

@@ -1,14 +1,24 @@
 //! Test-only fault injection, compiled in with the `test-hooks` feature only (the workspace's
 //! tests enable it; release builds do not contain it): with `TINYBERT_TEST_KILL_AFTER_STEP=N`
-//! the process kills itself with SIGKILL right after step N, to test exact resume.
+//! the process kills itself with SIGKILL right after step N, to test exact resume (with
+//! `TINYBERT_TEST_KILL_RANK=r` too, only data-parallel rank r does).
 
 #[cfg(feature = "test-hooks")]
 mod enabled {
     /// The variable naming the step after which the process dies.
     pub const KILL_ENV: &str = "TINYBERT_TEST_KILL_AFTER_STEP";
 
-    /// The step to die after, if the variable is set.
+    /// The variable naming the one rank that dies (default: every rank).
+    pub const KILL_RANK_ENV: &str = "TINYBERT_TEST_KILL_RANK";
+
+    /// The step to die after, if the variables are set for this rank.
     pub fn kill_after() -> Option<usize> {
+        let rank = std::env::var(KILL_RANK_ENV)
+            .ok()
+            .and_then(|v| v.parse().ok());
+        if rank.is_some_and(|r: usize| r != crate::parallel::world().rank()) {
+            return None;
+        }
         std::env::var(KILL_ENV).ok().and_then(|v| v.parse().ok())
     }
 

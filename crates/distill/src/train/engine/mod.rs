@@ -3,10 +3,20 @@
 //! forward and backward passes of `step.rs`, BertAdam, the non-finite policy), dev evaluation
 //! (best checkpoint), checkpoints and finish (the output model).
 //!
-//! Data order is `shuffled_order(n, seed, epoch)` and dropout masks are reseeded from
-//! `(seed, step)` at every optimizer step, so the state in `trainer_state.json` (step, epoch,
-//! position) plus the weights and optimizer moments determine the rest of the run: a run resumed
-//! from a checkpoint ends with the same weights as an uninterrupted one.
+//! Data order is `shuffled_order(n, seed, epoch)` and dropout masks are a function of
+//! `(seed, step)` and each example's position in the step's batch, so the state in
+//! `trainer_state.json` (step, epoch, position) plus the weights and optimizer moments determine
+//! the rest of the run: a run resumed from a checkpoint ends with the same weights as an
+//! uninterrupted one.
+//!
+//! Data parallelism ([`crate::parallel`]): every rank walks the same global order; rank r
+//! computes the passes of its shard of each step's batch (every pass padded to the batch's
+//! longest sequence, its loss its share of the batch's), the gradients, losses and flags are
+//! summed over the ranks in one buffer (`reduce.rs`), and every rank applies the same update.
+//! So the weights do not depend on the number of ranks (nor on `micro_batch_size`), and a
+//! checkpoint resumes with any number of ranks. Rank 0 alone evaluates on dev (the score is
+//! shared), logs and writes; a stop request (Ctrl-C) or a non-finite loss on any rank stops or
+//! skips on all.
 //!
 //! Non-finite values: a step whose loss or gradient is NaN or infinite is never applied
 //! (BertAdam checks every gradient's norm before updating anything); by default the run stops
@@ -16,6 +26,7 @@
 
 mod hooks;
 mod log;
+mod reduce;
 pub mod resume;
 mod step;
 
@@ -23,32 +34,63 @@ use super::checkpoint::{self, first_non_finite, TrainerState, CHECKPOINT_DIR};
 use crate::config::{NonFinite, TrainConfig};
 use crate::error::{Error, Result};
 use crate::optim::{BertAdam, StepOutcome};
+use crate::parallel::{self, Collective};
 use candle_core::Tensor;
 use log::Window;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
-use step::{forward_backward, Passes};
+use step::forward_backward;
 use tinybert_model::Model;
 use tinybert_run::{
     read_metrics, truncate_metrics, write_train_config, DevEval, MetricsWriter, Scores, StepRecord,
     METRICS_FILE,
 };
 
-/// The loss of one micro-batch.
+/// The loss of one forward pass, as its share of the step's loss: the step's loss (a mean
+/// over its batch) is the sum of its passes' losses, whichever rank computes each.
 pub struct Loss {
     /// Differentiable scalar.
     pub total: Tensor,
-    /// Named terms for logging (`att_loss`, `rep_loss`, `pred_loss`), scalars.
-    pub terms: Vec<(&'static str, Tensor)>,
+    /// The terms of [`Objective::terms`] for logging, in that order, scalars (shares too).
+    pub terms: Vec<Tensor>,
+}
+
+/// One forward pass: some consecutive examples of an optimizer step's batch.
+#[derive(Debug, Clone)]
+pub struct Pass<'a> {
+    /// The optimizer step, 0-based.
+    pub step: usize,
+    /// The step's examples (the whole global batch, on every rank).
+    pub batch: &'a [usize],
+    /// The positions in `batch` of this pass's examples.
+    pub range: Range<usize>,
+}
+
+impl Pass<'_> {
+    /// This pass's examples.
+    pub fn indices(&self) -> &[usize] {
+        &self.batch[self.range.clone()]
+    }
+
+    /// This pass's share of the batch's examples: the weight of a per-example mean.
+    pub fn share(&self) -> f64 {
+        self.range.len() as f64 / self.batch.len().max(1) as f64
+    }
 }
 
 /// What a stage optimises.
 pub trait Objective {
-    /// Loss of the examples at `indices` (one micro-batch of optimizer step `step`, 0-based),
-    /// in training mode.
-    fn loss(&mut self, indices: &[usize], step: usize) -> Result<Loss>;
+    /// The loss of `pass` in training mode, as its share of the step's loss (a per-example
+    /// mean times [`Pass::share`]). Sequences are padded to the longest of the step's batch
+    /// ([`super::common::pass_batch`]), so a pass's result does not depend on which other
+    /// examples share it.
+    fn loss(&mut self, pass: &Pass) -> Result<Loss>;
+
+    /// The names of the logged terms of [`Loss::terms`] (`att_loss`, `rep_loss`, `pred_loss`).
+    fn terms(&self) -> &'static [&'static str];
 }
 
 /// Progress callbacks; the binary draws the bar.
@@ -111,6 +153,9 @@ pub struct RunResult {
     pub examples_per_s: f64,
     /// Steps skipped as non-finite (`nonfinite = "skip"`).
     pub skipped_steps: usize,
+    /// With several data-parallel ranks: the mean time of a step's all-reduce (ms) and the
+    /// bytes each rank contributes to it.
+    pub allreduce: Option<(f64, usize)>,
 }
 
 const BEST_DIR: &str = "best";
@@ -186,13 +231,13 @@ pub fn train(
             Some(d) if evaluated => Some(s.evaluate(d, record)?),
             _ => record,
         };
-        if let Some(r) = &record {
-            s.metrics.write(r)?;
+        if let (Some(r), Some(m)) = (&record, &mut s.metrics) {
+            m.write(r)?;
         }
         if evaluated && s.out_of_patience() {
             break;
         }
-        let stop = opts.stop.as_ref().is_some_and(|f| f.load(Ordering::SeqCst));
+        let stop = s.stop;
         if s.checkpoint_due() || stop {
             s.checkpoint()?;
         }
@@ -215,11 +260,21 @@ struct Session<'a> {
     cfg: &'a TrainConfig,
     plan: Plan,
     opts: &'a RunOptions<'a>,
+    /// The ranks computing this run, and whether this process is rank 0 (the one that writes).
+    world: &'static dyn Collective,
+    root: bool,
+    /// `opts.progress` on rank 0, nothing elsewhere.
+    progress: &'a dyn TrainProgress,
     opt: BertAdam,
     /// The trainable tensors (gradient accumulation looks them up).
     vars: Vec<Tensor>,
     state: TrainerState,
-    metrics: MetricsWriter,
+    /// `metrics.jsonl` (rank 0).
+    metrics: Option<MetricsWriter>,
+    /// A stop request (Ctrl-C) reached some rank during the last step.
+    stop: bool,
+    /// Seconds spent in all-reduces, and their count (several ranks).
+    reduce_time: (f64, usize),
     window: Window,
     last_loss: f64,
     last_rate: f64,
@@ -241,6 +296,9 @@ impl<'a> Session<'a> {
         opts: &'a RunOptions<'a>,
     ) -> Result<Self> {
         let out = &opts.output;
+        let world = parallel::world();
+        let root = world.rank() == 0;
+        let progress: &dyn TrainProgress = if root { opts.progress } else { &Quiet };
         std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
         let named: Vec<(String, candle_core::Var)> = model
             .vars()
@@ -266,8 +324,14 @@ impl<'a> Session<'a> {
         };
         let (state, metrics) = match &opts.resume {
             None => {
-                write_train_config(out, echo)?;
-                (fresh, MetricsWriter::create(out)?)
+                let metrics = match root {
+                    true => {
+                        write_train_config(out, echo)?;
+                        Some(MetricsWriter::create(out)?)
+                    }
+                    false => None,
+                };
+                (fresh, metrics)
             }
             Some(path) => {
                 let dir = checkpoint::checkpoint_dir(path);
@@ -282,11 +346,19 @@ impl<'a> Session<'a> {
                         plan.t_total
                     )));
                 }
-                write_train_config(out, echo)?;
                 checkpoint::restore_weights(&dir, model)?;
                 opt.load(&dir.join(checkpoint::OPTIMIZER_FILE))?;
-                truncate_metrics(out, old.step as u64)?;
-                opts.progress.message(&format!(
+                // Every rank has read the checkpoint before rank 0 writes into the folder.
+                world.barrier()?;
+                let metrics = match root {
+                    true => {
+                        write_train_config(out, echo)?;
+                        truncate_metrics(out, old.step as u64)?;
+                        Some(MetricsWriter::append(out)?)
+                    }
+                    false => None,
+                };
+                progress.message(&format!(
                     "resuming from {} at step {}",
                     dir.display(),
                     old.step
@@ -294,26 +366,43 @@ impl<'a> Session<'a> {
                 for c in &changes {
                     let msg = c.message(plan.t_total);
                     tracing::info!("{msg}");
-                    opts.progress.message(&msg);
+                    progress.message(&msg);
                 }
                 let state = TrainerState {
                     t_total: plan.t_total,
                     config: echo.clone(),
                     ..old
                 };
-                (state, MetricsWriter::append(out)?)
+                (state, metrics)
             }
         };
-        opts.progress.start(plan.t_total, state.step);
+        if world.size() > 1 {
+            let msg = format!(
+                "data parallel: {}; this rank computes {} of every {} examples; {:.1} MB \
+                 all-reduced per step",
+                world.describe(),
+                parallel::shard(plan.batch, world.rank(), world.size()).len(),
+                plan.batch,
+                reduce::buffer_bytes(&vars) as f64 / 1e6
+            );
+            tracing::info!("{msg}");
+            progress.message(&msg);
+        }
+        progress.start(plan.t_total, state.step);
         Ok(Session {
             model,
             cfg,
             plan,
             opts,
+            world,
+            root,
+            progress,
             opt,
             vars,
             state,
             metrics,
+            stop: false,
+            reduce_time: (0.0, 0),
             window: Window::default(),
             last_loss: f64::NAN,
             last_rate: 0.0,
@@ -338,28 +427,56 @@ impl<'a> Session<'a> {
         let chunk = &order[self.state.position..end];
         let t0 = Instant::now();
         let seed = dropout_seed(self.cfg.seed, self.state.step);
-        self.model.bert.dropout_rng().reseed(seed);
-        for (i, rng) in extra_rngs.iter().enumerate() {
-            rng.reseed(seed ^ (i as u64 + 1));
+        let model = self.model;
+        let before_pass = |first_row: usize| {
+            let rngs = std::iter::once(model.bert.dropout_rng()).chain(extra_rngs.iter().copied());
+            for (i, rng) in rngs.enumerate() {
+                rng.reseed(if i == 0 { seed } else { seed ^ i as u64 });
+                rng.set_first_row(first_row);
+            }
+        };
+        let shard = parallel::shard(chunk.len(), self.world.rank(), self.world.size());
+        let local = forward_backward(
+            objective,
+            &self.vars,
+            chunk,
+            shard,
+            p.micro,
+            self.state.step,
+            &before_pass,
+        )?;
+        let asked = self
+            .opts
+            .stop
+            .as_ref()
+            .is_some_and(|f| f.load(Ordering::SeqCst));
+        let n_terms = objective.terms().len();
+        let t_reduce = Instant::now();
+        let r = reduce::all_reduce(self.world, &self.vars, local, n_terms, asked)?;
+        if self.world.size() > 1 {
+            self.reduce_time.0 += t_reduce.elapsed().as_secs_f64();
+            self.reduce_time.1 += 1;
         }
-        let applied =
-            match forward_backward(objective, &self.vars, chunk, p.micro, self.state.step)? {
-                Passes::NonFiniteLoss(v) => Err(format!("loss ({v})")),
-                Passes::Done(g) => match self.opt.try_step(&g.grads)? {
-                    StepOutcome::Applied { lr } => Ok((lr, g)),
-                    StepOutcome::NonFinite { param, norm } => {
-                        Err(format!("gradient of `{param}` (norm {norm})"))
-                    }
-                },
-            };
+        self.stop = r.stop;
+        let applied = match (r.grads, r.nonfinite_loss) {
+            (Some(g), _) => match self.opt.try_step(&g.grads)? {
+                StepOutcome::Applied { lr } => Ok((lr, g)),
+                StepOutcome::NonFinite { param, norm } => {
+                    Err(format!("gradient of `{param}` (norm {norm})"))
+                }
+            },
+            (None, v) => Err(format!("loss ({})", v.unwrap_or(f32::NAN))),
+        };
         let fraction_before = self.state.epoch as f64;
         let mut record = None;
         match applied {
             Ok((lr, g)) => {
                 self.state.skipped_in_a_row = 0;
                 self.advance(end);
+                let terms: Vec<(&'static str, f64)> =
+                    objective.terms().iter().copied().zip(g.terms).collect();
                 self.window
-                    .add(g.loss, &g.terms, chunk.len(), t0.elapsed().as_secs_f64());
+                    .add(g.loss, &terms, chunk.len(), t0.elapsed().as_secs_f64());
                 let last = self.state.step == p.t_total;
                 if self.state.step % self.cfg.log_every.max(1) == 0 || last {
                     let means = self.window.take();
@@ -377,9 +494,7 @@ impl<'a> Session<'a> {
                     );
                     record = Some(r);
                 }
-                self.opts
-                    .progress
-                    .step(self.state.step, g.loss, self.last_rate);
+                self.progress.step(self.state.step, g.loss, self.last_rate);
             }
             Err(what) => record = Some(self.non_finite(what, fraction_before, end)?),
         }
@@ -430,7 +545,7 @@ impl<'a> Session<'a> {
         let lr = self.opt.skip_step();
         let msg = format!("step {step}: non-finite {what}: step skipped, no update");
         tracing::warn!("{msg}");
-        self.opts.progress.message(&msg);
+        self.progress.message(&msg);
         self.advance(end);
         let mut r = self.record(epoch_before, end);
         r.lr = Some(lr);
@@ -438,8 +553,7 @@ impl<'a> Session<'a> {
             "skipped".into(),
             serde_json::json!(format!("non-finite {what}")),
         );
-        self.opts
-            .progress
+        self.progress
             .step(self.state.step, f64::NAN, self.last_rate);
         Ok(r)
     }
@@ -481,7 +595,7 @@ impl<'a> Session<'a> {
                 self.state.step, self.plan.t_total
             );
             tracing::info!("{msg}");
-            self.opts.progress.message(&msg);
+            self.progress.message(&msg);
         }
         stop
     }
@@ -493,22 +607,24 @@ impl<'a> Session<'a> {
         dev: &mut dyn DevEval,
         record: Option<StepRecord>,
     ) -> Result<StepRecord> {
-        let scores = dev.evaluate(self.model)?;
+        let (scores, decisive) = self.dev_scores(dev)?;
         let step = self.state.step;
-        let improved = self.state.best.is_none_or(|(b, _)| scores.score > b);
-        self.opts.progress.message(&format!(
+        let improved = self.state.best.is_none_or(|(b, _)| decisive > b);
+        self.progress.message(&format!(
             "step {step}: dev score {:.4}{}",
             scores.score,
             if improved { " (best)" } else { "" }
         ));
         if improved {
             self.require_finite()?;
-            self.state.best = Some((scores.score, step));
+            self.state.best = Some((decisive, step));
             self.best = Some((scores.clone(), step));
-            self.model.save(
-                &self.opts.output.join(BEST_DIR),
-                self.opts.tokenizer_from.as_deref(),
-            )?;
+            if self.root {
+                self.model.save(
+                    &self.opts.output.join(BEST_DIR),
+                    self.opts.tokenizer_from.as_deref(),
+                )?;
+            }
         }
         let mut r = record.unwrap_or_else(|| {
             let mut r = StepRecord::new(step as u64);
@@ -521,6 +637,33 @@ impl<'a> Session<'a> {
         Ok(r)
     }
 
+    /// The dev scores and the selection score the best-step and patience decisions use. With
+    /// several ranks, rank 0 alone evaluates and sends the selection score (as f32) to every
+    /// rank; all decide on that same value, so they keep the same best step and stop together.
+    fn dev_scores(&self, dev: &mut dyn DevEval) -> Result<(Scores, f64)> {
+        if self.world.size() == 1 {
+            let s = dev.evaluate(self.model)?;
+            let score = s.score;
+            return Ok((s, score));
+        }
+        let scores = match self.root {
+            true => Some(dev.evaluate(self.model)?),
+            false => None,
+        };
+        let mine = scores.as_ref().map_or(0.0, |s| s.score as f32);
+        let device = candle_core::Device::Cpu;
+        let sum = self
+            .world
+            .all_reduce_sum(&Tensor::new(&[mine], &device)?)?
+            .to_vec1::<f32>()?;
+        let decisive = sum[0] as f64;
+        let scores = scores.unwrap_or(Scores {
+            score: decisive,
+            ..Scores::empty()
+        });
+        Ok((scores, decisive))
+    }
+
     /// Whether a checkpoint is written after this step: every `save_every` steps, at the end of
     /// each epoch and after the last step.
     fn checkpoint_due(&self) -> bool {
@@ -530,8 +673,11 @@ impl<'a> Session<'a> {
             || s == self.plan.t_total
     }
 
-    /// Writes `checkpoint/` (finite weights only).
+    /// Writes `checkpoint/` (finite weights only; rank 0).
     fn checkpoint(&self) -> Result<()> {
+        if !self.root {
+            return Ok(());
+        }
         self.require_finite()?;
         checkpoint::save(
             &self.ckpt_dir,
@@ -560,7 +706,9 @@ impl<'a> Session<'a> {
         let out = &self.opts.output;
         let tok = self.opts.tokenizer_from.as_deref();
         let best_dir = out.join(BEST_DIR);
-        if best_dir.exists() {
+        if !self.root {
+            // Rank 0 writes the output; the others only report.
+        } else if best_dir.exists() {
             let best = Model::load(&best_dir, &tinybert_model::ModelOptions::default())?;
             best.write_files(out, Some(&best_dir))?;
             std::fs::remove_dir_all(&best_dir).map_err(|e| Error::io(&best_dir, e))?;
@@ -568,19 +716,25 @@ impl<'a> Session<'a> {
             self.require_finite()?;
             self.model.write_files(out, tok)?;
         }
-        if self.best.is_none() {
+        if self.root && self.best.is_none() {
             if let Some((_, step)) = self.state.best {
                 // Resumed after the best evaluation: its scores are in metrics.jsonl.
                 self.best = dev_at(out, step)?.map(|s| (s, step));
             }
         }
-        self.opts.progress.finish();
+        self.progress.finish();
         Ok(RunResult {
             steps: self.state.step,
             best: self.best,
             last_loss: self.last_loss,
             examples_per_s: self.last_rate,
             skipped_steps: self.state.skipped_steps,
+            allreduce: (self.reduce_time.1 > 0).then(|| {
+                (
+                    1e3 * self.reduce_time.0 / self.reduce_time.1 as f64,
+                    reduce::buffer_bytes(&self.vars),
+                )
+            }),
         })
     }
 }

@@ -1,70 +1,70 @@
-//! One optimizer step's forward and backward passes: the micro-batches of the step, each loss
-//! checked finite before its backward pass, gradients summed over the micro-batches (the loss
-//! divided by their number: gradient accumulation).
+//! One optimizer step's forward and backward passes on this rank: its share of the step's
+//! examples, `micro` at a time, each pass's loss checked finite before its backward pass, the
+//! gradients of the passes summed (each pass's loss is already its share of the step's loss).
 
-use super::{Loss, Objective};
-use crate::error::{Error, Result};
+use super::{Objective, Pass};
+use crate::error::Result;
 use candle_core::backprop::GradStore;
 use candle_core::Tensor;
+use std::ops::Range;
 
-/// The gradients of one step and its losses (means over the micro-batches).
+/// The gradients of this rank's passes and the sums of their losses.
 pub struct Gradients {
     pub grads: GradStore,
     pub loss: f64,
-    pub terms: Vec<(&'static str, f64)>,
+    /// Per term of [`Objective::terms`].
+    pub terms: Vec<f64>,
 }
 
 /// What the forward and backward passes of a step gave.
 pub enum Passes {
     Done(Gradients),
-    /// A micro-batch's loss was NaN or infinite; the step's remaining micro-batches were not
-    /// run.
+    /// A pass's loss was NaN or infinite; the step's remaining passes were not run.
     NonFiniteLoss(f32),
 }
 
-/// Runs `objective` on `chunk` (the step's examples) `micro` examples at a time and sums the
-/// gradients of the trainable tensors `vars`.
+/// Runs `objective` on the examples `shard` of `batch` (the step's examples), `micro` at a
+/// time, calling `before_pass` with each pass's first position in `batch` first (dropout
+/// reseeding), and sums the gradients of the trainable tensors `vars`. An empty shard gives no
+/// gradients and zero losses.
 pub fn forward_backward(
     objective: &mut dyn Objective,
     vars: &[Tensor],
-    chunk: &[usize],
+    batch: &[usize],
+    shard: Range<usize>,
     micro: usize,
     step: usize,
+    before_pass: &dyn Fn(usize),
 ) -> Result<Passes> {
-    let n_micro = chunk.len().div_ceil(micro);
     let mut grads: Option<GradStore> = None;
-    let mut loss_sum = 0.0;
-    let mut terms_sum: Vec<(&'static str, f64)> = Vec::new();
-    for part in chunk.chunks(micro) {
-        let Loss { total, terms } = objective.loss(part, step)?;
-        let value = total.to_scalar::<f32>()?;
+    let mut loss = 0.0;
+    let mut terms = vec![0.0; objective.terms().len()];
+    for start in shard.clone().step_by(micro.max(1)) {
+        let pass = Pass {
+            step,
+            batch,
+            range: start..(start + micro).min(shard.end),
+        };
+        before_pass(start);
+        let l = objective.loss(&pass)?;
+        let value = l.total.to_scalar::<f32>()?;
         if !value.is_finite() {
             return Ok(Passes::NonFiniteLoss(value));
         }
-        loss_sum += value as f64 / n_micro as f64;
-        for (i, (name, t)) in terms.iter().enumerate() {
-            let v = t.to_scalar::<f32>()? as f64 / n_micro as f64;
-            match terms_sum.get_mut(i) {
-                Some(slot) => slot.1 += v,
-                None => terms_sum.push((name, v)),
-            }
+        loss += value as f64;
+        for (sum, t) in terms.iter_mut().zip(&l.terms) {
+            *sum += t.to_scalar::<f32>()? as f64;
         }
-        let scaled = if n_micro > 1 {
-            (total / n_micro as f64)?
-        } else {
-            total
-        };
-        let g = scaled.backward()?;
+        let g = l.total.backward()?;
         grads = Some(match grads {
             None => g,
             Some(acc) => accumulate(acc, &g, vars)?,
         });
     }
-    let grads = grads.ok_or_else(|| Error::Config(format!("step {} has no examples", step + 1)))?;
     Ok(Passes::Done(Gradients {
-        grads,
-        loss: loss_sum,
-        terms: terms_sum,
+        grads: grads.unwrap_or_default(),
+        loss,
+        terms,
     }))
 }
 
