@@ -48,7 +48,7 @@ enum Command {
     Data(cmd::DataCommand),
     /// Distillation: general (corpus), task-specific (intermediate/prediction), MLM head.
     #[command(subcommand)]
-    Distill(cmd::DistillCommand),
+    Distill(Box<cmd::DistillCommand>),
     /// Fine-tune a model on a task with the ReLU classifier head.
     Finetune(jobs::JobArgs<jobs::finetune::Finetune>),
     /// GLUE evaluation: a model on a split, scoring prediction files, the submission zip.
@@ -142,7 +142,7 @@ fn main() {
         )),
         Command::Model(c) => cmd::model::run(c, &cli.global),
         Command::Data(c) => cmd::data(c, &cli.global.device),
-        Command::Distill(c) => cmd::distill(c, &cli.global.device),
+        Command::Distill(c) => cmd::distill(*c, &cli.global.device),
         Command::Finetune(j) => jobs::run_cli(&j, &cli.global.device),
         Command::Eval(c) => cmd::eval::run(c, &cli.global),
         Command::Predict(j) => jobs::run_cli(&j, &cli.global.device),

@@ -65,9 +65,13 @@ pub struct TaskDistill {
     #[arg(long)]
     pub cache_teacher: bool,
     /// With `dev`: how far the teacher's dev score must be above the dev set's majority-class
-    /// (or constant-prediction) baseline (absolute, on the selection score).
+    /// (or constant-prediction) baseline at least (absolute, on the selection score).
     #[arg(long, default_value_t = TaskDistillConfig::default().teacher_margin, value_parser = positive_number)]
     pub teacher_margin: f64,
+    /// With `dev`: how far, in standard errors of the baseline's score on the dev set, the
+    /// teacher's dev score must be above it (the larger of the two margins applies).
+    #[arg(long, default_value_t = TaskDistillConfig::default().teacher_margin_se, value_parser = positive_number)]
+    pub teacher_margin_se: f64,
     /// Distil from a teacher that may be no better than the majority class (the dev check
     /// only warns).
     #[arg(long)]
@@ -160,6 +164,7 @@ impl Job for TaskDistill {
             loss: self.loss.config(&d.loss),
             cache_teacher: self.cache_teacher,
             teacher_margin: self.teacher_margin,
+            teacher_margin_se: self.teacher_margin_se,
             force_weak_teacher: self.force_weak_teacher,
             force_label_order: self.force_label_order,
             ..d

@@ -156,9 +156,13 @@ pub struct TaskDistillConfig {
     pub cache_teacher: bool,
     /// The teacher guardrail: with a dev set, the teacher is evaluated before training and
     /// refused unless its selection score is at least the dev set's majority-class (or, for a
-    /// regression, constant-prediction) baseline plus this margin (absolute, on the selection
-    /// score: accuracy, Matthews correlation or mean correlation).
+    /// regression, constant-prediction) baseline plus the larger of this margin (absolute, on
+    /// the selection score: accuracy, Matthews correlation or mean correlation) and
+    /// `teacher_margin_se` standard errors of the baseline's score on that dev set.
     pub teacher_margin: f64,
+    /// The guardrail's margin in standard errors of the dev set's baseline score (a small dev
+    /// set needs a larger lead: RTE's 277 examples, 2 standard errors = 6.0 points).
+    pub teacher_margin_se: f64,
     /// Distil from a teacher that may be no better than the majority class: the guardrail
     /// only warns.
     pub force_weak_teacher: bool,
@@ -202,6 +206,7 @@ impl TaskDistillConfig {
             loss: LossConfig::default(),
             cache_teacher: false,
             teacher_margin: 0.02,
+            teacher_margin_se: 2.0,
             force_weak_teacher: false,
             force_label_order: false,
         }
@@ -289,7 +294,10 @@ mod tests {
         assert_eq!(epochs(None), 20);
         let p = TaskDistillConfig::for_phase(Phase::Prediction, Some(Task::RTE));
         assert_eq!((p.train.epochs, p.train.optimizer.lr), (3, 3e-5));
-        assert_eq!((p.teacher_margin, p.force_weak_teacher), (0.02, false));
+        assert_eq!(
+            (p.teacher_margin, p.teacher_margin_se, p.force_weak_teacher),
+            (0.02, 2.0, false)
+        );
     }
 
     #[test]

@@ -31,8 +31,9 @@ pub enum Error {
     /// The teacher guardrail of task distillation.
     #[error(
         "{task}: the teacher scores {teacher:.4} on {dev}, not clearly above the majority-class \
-         baseline {baseline:.4} (at least {needed:.4} is needed: the baseline plus \
-         teacher_margin {margin}); fine-tune the teacher further, or set force_weak_teacher \
+         baseline {baseline:.4} (at least {needed:.4} is needed: the baseline plus the larger of \
+         teacher_margin {margin} and teacher_margin_se {k} standard errors of {examples} dev \
+         examples, {k} x {se:.4}); fine-tune the teacher further, or set force_weak_teacher \
          (--force-weak-teacher) to distil from a teacher that may be no better than the \
          majority class"
     )]
@@ -42,6 +43,9 @@ pub enum Error {
         teacher: f64,
         baseline: f64,
         margin: f64,
+        k: f64,
+        examples: usize,
+        se: f64,
         needed: f64,
     },
     /// The teacher's label names are not the task's (task distillation).

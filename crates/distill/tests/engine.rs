@@ -297,6 +297,9 @@ impl tinybert_run::DevEval for ScriptedDev {
     fn describe(&self) -> String {
         "scripted".into()
     }
+    fn examples(&self) -> usize {
+        100
+    }
     fn evaluate(&mut self, _model: &Model) -> tinybert_run::Result<tinybert_run::Scores> {
         let score = self.0.next().unwrap_or(0.0);
         Ok(tinybert_run::Scores {

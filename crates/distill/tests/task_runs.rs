@@ -14,12 +14,13 @@ use tinybert_model::Model;
 use tinybert_run::{Scores, Summary};
 
 /// A dev evaluation with fixed answers: `teacher` for the first model evaluated (the teacher,
-/// in task distillation), `student` after; `baseline` as the baseline.
+/// in task distillation), `student` after; `baseline` as the baseline, on `examples` examples.
 struct Scripted {
     task: &'static str,
     teacher: f64,
     student: f64,
     baseline: f64,
+    examples: usize,
     calls: usize,
 }
 
@@ -37,6 +38,9 @@ impl DevEval for Scripted {
     }
     fn describe(&self) -> String {
         format!("{} scripted dev set", self.task)
+    }
+    fn examples(&self) -> usize {
+        self.examples
     }
     fn evaluate(&mut self, _model: &Model) -> tinybert_run::Result<Scores> {
         self.calls += 1;
@@ -102,12 +106,14 @@ fn distill_cfg(phase: Phase, force: bool) -> TaskDistillConfig {
     c
 }
 
+/// A large dev set: its standard error is below `teacher_margin`, which then decides.
 fn scripted(task: &'static str, teacher: f64, baseline: f64) -> Scripted {
     Scripted {
         task,
         teacher,
         student: 0.5,
         baseline,
+        examples: 100_000,
         calls: 0,
     }
 }
@@ -213,6 +219,40 @@ fn a_teacher_not_clearly_above_the_majority_class_is_refused_unless_forced() {
     assert_eq!(summary.teacher_dev.map(|s| s.score), Some(0.6));
     assert_eq!(summary.dev.map(|s| s.score), Some(0.5));
     assert_eq!(summary.step, r.best.map(|(_, step)| step as u64));
+}
+
+#[test]
+fn on_a_small_dev_set_the_teacher_must_lead_the_baseline_by_two_standard_errors() {
+    let s = setup();
+    let data = TaskData {
+        task: Task::RTE,
+        train: s.train.clone(),
+    };
+    // RTE's dev set: 277 examples, majority class 52.7%; one standard error is 3.0 points.
+    let run = |teacher: f64, out: &Path| {
+        let mut dev = Scripted {
+            examples: 277,
+            ..scripted("RTE", teacher, 0.527)
+        };
+        task_distill(
+            &s.teacher,
+            &s.student,
+            &data,
+            Some(&mut dev),
+            &distill_cfg(Phase::Prediction, false),
+            "TinyBERT",
+            &candle_core::Device::Cpu,
+            &opts(out),
+        )
+    };
+    // 55.6 is 2.9 points above: more than teacher_margin, less than two standard errors.
+    let err = run(0.556, &s.root.join("weak")).unwrap_err().to_string();
+    assert!(
+        err.contains("at least 0.5870 is needed")
+            && err.contains("teacher_margin_se 2 standard errors of 277 dev examples, 2 x 0.0300"),
+        "{err}"
+    );
+    run(0.59, &s.root.join("strong")).unwrap();
 }
 
 #[test]

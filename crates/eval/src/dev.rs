@@ -123,6 +123,10 @@ impl DevEval for DevSet {
         format!("{} dev set {}", self.task, self.path.display())
     }
 
+    fn examples(&self) -> usize {
+        self.examples.len()
+    }
+
     fn evaluate(&mut self, model: &Model) -> tinybert_run::Result<Scores> {
         let p = predict(
             model,

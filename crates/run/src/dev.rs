@@ -15,6 +15,9 @@ pub trait DevEval {
     /// What is evaluated, for messages (e.g. `RTE dev (runs/glue/dev)`).
     fn describe(&self) -> String;
 
+    /// The number of labelled examples in the dev set (how precise its scores are).
+    fn examples(&self) -> usize;
+
     /// The scores of `model` (its classifier, in eval mode) on the dev set.
     fn evaluate(&mut self, model: &Model) -> Result<Scores>;
 

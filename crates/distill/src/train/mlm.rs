@@ -178,6 +178,10 @@ impl DevEval for MlmDev<'_> {
         )
     }
 
+    fn examples(&self) -> usize {
+        self.held_out.data.len()
+    }
+
     fn evaluate(&mut self, _model: &Model) -> tinybert_run::Result<Scores> {
         let accuracy = self
             .accuracy()

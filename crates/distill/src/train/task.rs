@@ -4,7 +4,8 @@
 //! records another task, naming both and the file; the dev set comes as a [`DevEval`] (the
 //! binary opens the eval crate's) and must be of the same task. With a dev set, task
 //! distillation first checks the teacher against the dev set's majority-class baseline
-//! ([`TaskDistillConfig::teacher_margin`], [`TaskDistillConfig::force_weak_teacher`]) and
+//! ([`TaskDistillConfig::teacher_margin`], [`TaskDistillConfig::teacher_margin_se`],
+//! [`TaskDistillConfig::force_weak_teacher`]) and
 //! records both scores in `summary.json` (`teacher_dev`, `baseline`).
 
 use super::common::{
@@ -19,7 +20,7 @@ use crate::losses::{mse, soft_cross_entropy};
 use crate::parallel;
 use candle_core::{Device, Tensor};
 use std::path::{Path, PathBuf};
-use tinybert_data::{logits_in_order, BatchTensors, Example, GlueDataset, Task};
+use tinybert_data::{logits_in_order, BatchTensors, Example, GlueDataset, MetricKind, Task};
 use tinybert_model::{Heads, Model, ModelOptions, Trainable, Want};
 use tinybert_run::{DevEval, Scores, Summary};
 
@@ -205,9 +206,25 @@ fn task_summary(
     s
 }
 
+/// The standard error of the trivial baseline's selection score on `n` dev examples of
+/// `task`: a proportion's, √(b(1 − b)/n), for accuracy (also MRPC's selection score); a
+/// correlation's with no association, 1/√n, for Matthews and Pearson/Spearman (whose baseline
+/// is 0). What chance alone moves a score by on a dev set of this size.
+pub fn baseline_standard_error(task: Task, baseline: f64, n: usize) -> f64 {
+    let n = n.max(1) as f64;
+    match task.metric() {
+        MetricKind::Accuracy | MetricKind::F1Accuracy => {
+            let b = baseline.clamp(0.0, 1.0);
+            (b * (1.0 - b) / n).sqrt()
+        }
+        MetricKind::Matthews | MetricKind::PearsonSpearman => 1.0 / n.sqrt(),
+    }
+}
+
 /// The teacher guardrail: the teacher's dev scores and the dev set's baseline, or an error
-/// when the teacher's selection score is below the baseline's plus `cfg.teacher_margin`
-/// (a warning with `cfg.force_weak_teacher`).
+/// when the teacher's selection score is below the baseline's plus the larger of
+/// `cfg.teacher_margin` and `cfg.teacher_margin_se` standard errors
+/// ([`baseline_standard_error`]) (a warning with `cfg.force_weak_teacher`).
 fn check_teacher(
     teacher: &Model,
     dev: &mut dyn DevEval,
@@ -217,7 +234,9 @@ fn check_teacher(
 ) -> Result<(Scores, Scores)> {
     let t = dev.evaluate(teacher)?;
     let b = dev.baseline()?;
-    let needed = b.score + cfg.teacher_margin;
+    let examples = dev.examples();
+    let se = baseline_standard_error(task, b.score, examples);
+    let needed = b.score + cfg.teacher_margin.max(cfg.teacher_margin_se * se);
     progress.message(&format!(
         "teacher on {}: score {:.4}, majority-class baseline {:.4}",
         dev.describe(),
@@ -233,6 +252,9 @@ fn check_teacher(
             teacher: t.score,
             baseline: b.score,
             margin: cfg.teacher_margin,
+            k: cfg.teacher_margin_se,
+            examples,
+            se,
             needed,
         };
         if !cfg.force_weak_teacher {
@@ -486,4 +508,32 @@ pub fn finetune(
     let summary = task_summary("finetune", task, label, &model, &result, train_ds.len());
     write_summary(&run.output, &summary)?;
     Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_baselines_standard_error_is_a_proportions_or_a_null_correlations() {
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        // Accuracy (RTE) and MRPC's selection on accuracy: √(b(1 − b)/n).
+        assert!(close(
+            baseline_standard_error(Task::RTE, 0.527, 277),
+            (0.527f64 * 0.473 / 277.0).sqrt()
+        ));
+        assert!(close(
+            baseline_standard_error(Task::MRPC, 0.684, 408),
+            (0.684f64 * 0.316 / 408.0).sqrt()
+        ));
+        // Correlations whose baseline is 0: 1/√n.
+        assert!(close(
+            baseline_standard_error(Task::COLA, 0.0, 1043),
+            1.0 / 1043f64.sqrt()
+        ));
+        assert!(close(
+            baseline_standard_error(Task::STSB, 0.0, 1500),
+            1.0 / 1500f64.sqrt()
+        ));
+    }
 }
