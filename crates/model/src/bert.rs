@@ -350,7 +350,8 @@ impl BertModel {
             hidden_states.push(hidden.clone());
             attention_scores.push(scores);
         }
-        let first = hidden.i((.., 0))?;
+        // Contiguous: CUDA's matmul takes no row stride other than the row length.
+        let first = hidden.i((.., 0))?.contiguous()?;
         let pooled_output = self.pooler.forward(&first)?.tanh()?;
         Ok(BertOutput {
             hidden_states,
