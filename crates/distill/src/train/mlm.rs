@@ -35,11 +35,14 @@ struct MlmObjective<'a> {
 }
 
 impl MlmObjective<'_> {
-    /// The tokens of example `i` that may be masked (not padding, `[CLS]` or `[SEP]`).
+    /// Whether token `t` may be masked (not padding, `[CLS]` or `[SEP]`).
+    fn is_maskable(&self, t: u32) -> bool {
+        t != self.pad_id && !self.vocab.special.contains(&t)
+    }
+
+    /// How many of the tokens `ids` may be masked.
     fn maskable(&self, ids: &[u32]) -> usize {
-        ids.iter()
-            .filter(|&&t| t != self.pad_id && !self.vocab.special.contains(&t))
-            .count()
+        ids.iter().filter(|&&t| self.is_maskable(t)).count()
     }
 
     /// How many tokens of an example with `maskable` candidates are masked.
@@ -63,7 +66,7 @@ impl MlmObjective<'_> {
             let mut rng = rand::rngs::StdRng::seed_from_u64(key);
             let cands: Vec<usize> = (0..seq)
                 .map(|p| row * seq + p)
-                .filter(|&i| ids[i] != self.pad_id && !self.vocab.special.contains(&ids[i]))
+                .filter(|&i| self.is_maskable(ids[i]))
                 .collect();
             let n = self.n_masked(cands.len());
             let mut chosen = rand::seq::index::sample(&mut rng, cands.len(), n).into_vec();
