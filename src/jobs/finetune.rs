@@ -16,7 +16,7 @@
 //! ```
 
 use super::train::{dev_set, task_of, TrainArgs, Training, TrainingPlan};
-use super::values::{task, TaskArg};
+use super::values::{positive_number, task, TaskArg};
 use super::{Ctx, Input, Job};
 use anyhow::{Context, Result};
 use clap::Args;
@@ -44,8 +44,28 @@ pub struct Finetune {
     /// The model's name in summary.json and reports.
     #[arg(long, default_value = "fine-tuned")]
     pub label: String,
+    /// Learning-rate multiplier for the pooler and the classifier (1: the encoder's rate).
+    #[arg(long, value_parser = positive_number)]
+    pub head_lr_scale: Option<f64>,
+    /// Multiplies the checkpoint's pooler weight before training: for a checkpoint whose
+    /// pooler was never trained (sentence encoders such as all-MiniLM-L6-v2).
+    #[arg(long, value_parser = positive_number)]
+    pub pooler_scale: Option<f64>,
     #[command(flatten)]
     pub train: TrainArgs,
+}
+
+impl Finetune {
+    /// The paper's fine-tuning defaults with the options that are set.
+    fn config(&self) -> FinetuneConfig {
+        let d = FinetuneConfig::default();
+        let mut train = self.train.config(&d.train);
+        train.optimizer.head_lr_scale = self.head_lr_scale.unwrap_or(1.0);
+        FinetuneConfig {
+            train,
+            pooler_scale: self.pooler_scale.unwrap_or(d.pooler_scale),
+        }
+    }
 }
 
 impl Job for Finetune {
@@ -66,7 +86,7 @@ impl Job for Finetune {
 
     fn training(&self, ctx: &Ctx) -> Result<Option<TrainingPlan>> {
         Ok(Some(TrainingPlan {
-            config: self.train.config(&FinetuneConfig::default().train),
+            config: self.config().train,
             data: ctx.path(&self.data),
             held_out: 0,
         }))
@@ -78,9 +98,7 @@ impl Job for Finetune {
         let task = task_of(ctx, &train, self.task.as_ref())?;
         let data = TaskData { task, train };
         let mut dev = dev_set(ctx, self.dev.as_ref(), task, &model)?;
-        let cfg = FinetuneConfig {
-            train: self.train.config(&FinetuneConfig::default().train),
-        };
+        let cfg = self.config();
         let label = format!("{task} fine-tuning");
         let training = Training::new(ctx, &label, out, &self.train)?;
         let r = finetune(

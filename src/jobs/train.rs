@@ -70,6 +70,9 @@ pub struct TrainArgs {
     /// (the best checkpoint is kept).
     #[arg(long, value_parser = positive)]
     pub patience: Option<usize>,
+    /// Keep a copy of the model every N optimizer steps in `snapshots/step-N/` (0: none).
+    #[arg(long)]
+    pub snapshot_every: Option<usize>,
     /// Keep `checkpoint/` (optimizer state, needed only to resume) after success.
     #[arg(long)]
     pub keep_checkpoint: bool,
@@ -118,6 +121,7 @@ impl TrainArgs {
             (self.save_every, &mut t.save_every),
             (self.log_every, &mut t.log_every),
             (self.eval_every, &mut t.eval_every),
+            (self.snapshot_every, &mut t.snapshot_every),
         ] {
             if let Some(v) = src {
                 *dst = v;

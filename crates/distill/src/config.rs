@@ -56,6 +56,9 @@ pub struct TrainConfig {
     /// steps (the best checkpoint is the output, as always).
     #[serde(default)]
     pub patience: Option<usize>,
+    /// Keep a copy of the model every N optimizer steps in `snapshots/step-<N>/` (a Hugging
+    /// Face folder each; 0: none), e.g. to measure a later stage against the steps of this one.
+    pub snapshot_every: usize,
 }
 
 impl Default for TrainConfig {
@@ -73,6 +76,7 @@ impl Default for TrainConfig {
             nonfinite: NonFinite::Stop,
             max_skipped_steps: 3,
             patience: None,
+            snapshot_every: 0,
         }
     }
 }
@@ -218,6 +222,10 @@ impl TaskDistillConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct FinetuneConfig {
     pub train: TrainConfig,
+    /// Multiplies the checkpoint's `pooler.dense.weight` before training (1: as loaded). A
+    /// pooler that took no part in pre-training (a sentence encoder's: weights near 0, pooled
+    /// values near 0) starts the head from almost nothing; a larger scale gives it features.
+    pub pooler_scale: f64,
 }
 
 impl Default for FinetuneConfig {
@@ -230,6 +238,7 @@ impl Default for FinetuneConfig {
                 },
                 ..TrainConfig::default()
             },
+            pooler_scale: 1.0,
         }
     }
 }

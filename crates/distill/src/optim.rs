@@ -40,6 +40,11 @@ pub struct BertAdamConfig {
     /// Warm-up proportion of t_total.
     pub warmup: f64,
     pub schedule: Schedule,
+    /// Multiplier of the learning rate for the task head: the pooler and the classifier
+    /// (parameters named `pooler.*` and `classifier.*`). A checkpoint whose pooler took no part
+    /// in its pre-training (a sentence encoder's) leaves its constant prediction sooner with a
+    /// larger one.
+    pub head_lr_scale: f64,
 }
 
 impl Default for BertAdamConfig {
@@ -53,6 +58,7 @@ impl Default for BertAdamConfig {
             max_grad_norm: 1.0,
             warmup: 0.1,
             schedule: Schedule::WarmupLinear,
+            head_lr_scale: 1.0,
         }
     }
 }
@@ -72,6 +78,8 @@ struct ParamState {
     m: Tensor,
     v: Tensor,
     decay: bool,
+    /// Multiplier of the step's learning rate for this parameter.
+    lr_scale: f64,
 }
 
 /// What [`BertAdam::try_step`] did.
@@ -97,6 +105,12 @@ pub fn decays(name: &str) -> bool {
     !(name.contains("bias") || name.contains("LayerNorm"))
 }
 
+/// True for the task head's parameters (pooler and classifier), which get
+/// [`BertAdamConfig::head_lr_scale`].
+pub fn is_head(name: &str) -> bool {
+    name.starts_with("pooler.") || name.starts_with("classifier.")
+}
+
 impl BertAdam {
     /// `t_total`: total optimizer steps of the run (for the schedule).
     pub fn new(vars: Vec<(String, Var)>, cfg: BertAdamConfig, t_total: usize) -> Result<Self> {
@@ -107,6 +121,11 @@ impl BertAdam {
                 let v = m.clone();
                 Ok(ParamState {
                     decay: decays(&name),
+                    lr_scale: if is_head(&name) {
+                        cfg.head_lr_scale
+                    } else {
+                        1.0
+                    },
                     name,
                     var,
                     m,
@@ -175,6 +194,7 @@ impl BertAdam {
             let (Some(g), Some(norm)) = (grads.get(p.var.as_tensor()), norm) else {
                 continue;
             };
+            let lr = lr * p.lr_scale;
             if !fused_update(p, g, &c, lr, norm)? {
                 composed_update(p, g, &c, lr, norm)?;
             }
@@ -440,6 +460,46 @@ mod tests {
     }
 
     #[test]
+    fn the_pooler_and_classifier_move_head_lr_scale_times_as_far_as_the_encoder() {
+        let dev = Device::Cpu;
+        let names = [
+            "encoder.layer.0.output.dense.weight",
+            "pooler.dense.weight",
+            "classifier.weight",
+        ];
+        let vars: Vec<Var> = names
+            .iter()
+            .map(|_| Var::from_slice(&[1.0f32, -2.0], 2, &dev).unwrap())
+            .collect();
+        let mut loss = Tensor::zeros((), DType::F32, &dev).unwrap();
+        for v in &vars {
+            loss = (loss + (v.as_tensor() * 3.0).unwrap().sum_all().unwrap()).unwrap();
+        }
+        let grads = loss.backward().unwrap();
+        let cfg = BertAdamConfig {
+            lr: 0.01,
+            schedule: Schedule::Constant,
+            weight_decay: 0.0,
+            head_lr_scale: 10.0,
+            ..Default::default()
+        };
+        let named = names
+            .iter()
+            .map(|n| n.to_string())
+            .zip(vars.clone())
+            .collect();
+        BertAdam::new(named, cfg, 10).unwrap().step(&grads).unwrap();
+        let moved: Vec<f32> = vars
+            .iter()
+            .map(|v| 1.0 - v.as_tensor().to_vec1::<f32>().unwrap()[0])
+            .collect();
+        assert!(moved[0] > 0.0);
+        for head in &moved[1..] {
+            assert!((head / moved[0] - 10.0).abs() < 1e-3, "{moved:?}");
+        }
+    }
+
+    #[test]
     fn state_round_trips_through_a_file() {
         let dev = Device::Cpu;
         let w = Var::from_slice(&[1.0f32, 2.0], 2, &dev).unwrap();
@@ -489,6 +549,7 @@ mod tests {
                     m,
                     var,
                     decay,
+                    lr_scale: 1.0,
                 }
             };
             let (mut a, mut b) = (new_state(), new_state());

@@ -346,3 +346,25 @@ fn with_patience_the_run_stops_once_the_dev_score_stops_improving_and_keeps_the_
     c.patience = None;
     assert_eq!(run(&c, dir.path()).steps, 20);
 }
+
+#[test]
+fn snapshot_every_keeps_the_model_of_every_nth_step_and_the_last_equals_the_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let mut c = cfg(4);
+    c.snapshot_every = 2;
+    let (_, r) = run(&out, &c, &[], &[]);
+    r.unwrap();
+    let snaps = out.join("snapshots");
+    let mut names: Vec<String> = std::fs::read_dir(&snaps)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["step-2", "step-4"]);
+    let weights = |dir: &std::path::Path| std::fs::read(dir.join("model.safetensors")).unwrap();
+    assert_eq!(weights(&snaps.join("step-4")), weights(&out));
+    assert_ne!(weights(&snaps.join("step-2")), weights(&out));
+    let loaded = Model::load(&snaps.join("step-2"), &Default::default()).unwrap();
+    assert!(loaded.num_params() > 0);
+}

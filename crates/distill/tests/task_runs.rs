@@ -373,3 +373,41 @@ fn finetuning_writes_the_one_summary_shape() {
     assert_eq!(summary.dev.map(|d| d.score), r.best.map(|(s, _)| s.score));
     assert!(summary.teacher_dev.is_none() && summary.baseline.is_none());
 }
+
+#[test]
+fn pooler_scale_multiplies_the_loaded_pooler_weight() {
+    let s = setup();
+    let pooler = |dir: &Path| {
+        tinybert_model::weights::read_safetensors(&dir.join("model.safetensors")).unwrap()
+            ["pooler.dense.weight"]
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+    };
+    let mut cfg = FinetuneConfig::default();
+    cfg.train = short(cfg.train);
+    cfg.train.max_steps = Some(1);
+    cfg.train.optimizer.lr = 1e-12;
+    cfg.pooler_scale = 10.0;
+    let out = s.root.join("ft-pooler");
+    let data = TaskData {
+        task: Task::RTE,
+        train: s.train.clone(),
+    };
+    finetune(
+        &s.teacher,
+        &data,
+        None,
+        &cfg,
+        "m",
+        &candle_core::Device::Cpu,
+        &opts(&out),
+    )
+    .unwrap();
+    let (before, after) = (pooler(&s.teacher), pooler(&out));
+    assert!(before.iter().any(|w| w.abs() > 1e-3));
+    for (b, a) in before.iter().zip(&after) {
+        assert!((a - 10.0 * b).abs() < 1e-4, "{a} is not 10 x {b}");
+    }
+}

@@ -296,6 +296,27 @@ fn centre_regression_head(model: &Model, examples: &[Example]) -> Result<()> {
     Ok(())
 }
 
+/// Multiplies `pooler.dense.weight` by `scale` ([`FinetuneConfig::pooler_scale`]).
+fn scale_pooler(model: &Model, scale: f64) -> Result<()> {
+    const WEIGHT: &str = "pooler.dense.weight";
+    if scale == 1.0 {
+        return Ok(());
+    }
+    let var = model
+        .params
+        .iter()
+        .find(|p| p.name == WEIGHT)
+        .and_then(|p| p.var.as_ref())
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "pooler_scale: the model has no trainable `{WEIGHT}`"
+            ))
+        })?;
+    var.set(&(var.as_tensor() * scale)?)?;
+    tracing::info!("pooler: `{WEIGHT}` multiplied by {scale}");
+    Ok(())
+}
+
 /// The teacher's `id2label` must be the task's labels in the task's order (names or order
 /// that differ would teach the student the wrong classes); with `cfg.force_label_order` a
 /// difference is only a warning.
@@ -486,6 +507,7 @@ pub fn finetune(
         model.config.set_labels(&train_ds.meta.labels);
     }
     centre_regression_head(&model, &train_ds.examples)?;
+    scale_pooler(&model, cfg.pooler_scale)?;
     let dev_name = dev.as_deref().map(|d| d.describe());
     let echo = serde_json::json!({ "stage": "finetune", "task": task.name(), "model": model_dir, "train": data.train, "dev": dev_name, "config": cfg });
     let mut obj = GoldObjective {

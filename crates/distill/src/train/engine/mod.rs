@@ -237,6 +237,9 @@ pub fn train(
         if evaluated && s.out_of_patience() {
             break;
         }
+        if s.snapshot_due() {
+            s.snapshot()?;
+        }
         let stop = s.stop;
         if s.checkpoint_due() || stop {
             s.checkpoint()?;
@@ -673,6 +676,26 @@ impl<'a> Session<'a> {
             || s == self.plan.t_total
     }
 
+    /// Whether the model is kept in `snapshots/` after this step (every `snapshot_every`).
+    fn snapshot_due(&self) -> bool {
+        let every = self.cfg.snapshot_every;
+        every > 0 && self.state.step % every == 0
+    }
+
+    /// Writes the model to `snapshots/step-<step>/` (finite weights only; rank 0).
+    fn snapshot(&self) -> Result<()> {
+        if !self.root {
+            return Ok(());
+        }
+        self.require_finite()?;
+        let dir = snapshot_dir(&self.opts.output, self.state.step);
+        tinybert_model::io::replace_dir(&dir, |tmp| -> Result<()> {
+            self.model
+                .write_files(tmp, self.opts.tokenizer_from.as_deref())?;
+            Ok(())
+        })
+    }
+
     /// Writes `checkpoint/` (finite weights only; rank 0).
     fn checkpoint(&self) -> Result<()> {
         if !self.root {
@@ -738,6 +761,14 @@ impl<'a> Session<'a> {
         })
     }
 }
+
+/// Where [`TrainConfig::snapshot_every`] keeps the model of `step`: `out/snapshots/step-<step>`.
+pub fn snapshot_dir(out: &Path, step: usize) -> PathBuf {
+    out.join(SNAPSHOTS_DIR).join(format!("step-{step}"))
+}
+
+/// The folder of a run's snapshots.
+pub const SNAPSHOTS_DIR: &str = "snapshots";
 
 /// The dev scores logged at `step` in `out/metrics.jsonl`.
 fn dev_at(out: &Path, step: usize) -> Result<Option<Scores>> {

@@ -6,7 +6,7 @@
 //! |---|---|
 //! | `optimizer.lr` | the base learning rate from the next step on (the schedule's shape is kept) |
 //! | `max_steps`, `epochs` | the run's total steps `t_total` = min(steps per epoch × epochs, max_steps) is recomputed, and the learning-rate schedule with it: step s uses the schedule of the new total at s (`warmup_linear` jumps to the new curve; `constant` is unaffected); a total below the checkpoint's step is refused |
-//! | `save_every`, `log_every`, `eval_every`, `patience` | from the next step on |
+//! | `save_every`, `log_every`, `eval_every`, `patience`, `snapshot_every` | from the next step on |
 //! | `micro_batch_size` | none on the result (every pass is padded to its batch's longest sequence and weighted by its share), only on memory and speed: a run resumed on fewer ranks may need smaller passes |
 //!
 //! Any other difference (seed, batch size, data, loss, model...) is refused, naming the keys,
@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use std::path::Path;
 
 /// The train-config keys a resumed run may change.
-pub const RESUMABLE_KEYS: [&str; 8] = [
+pub const RESUMABLE_KEYS: [&str; 9] = [
     "optimizer.lr",
     "max_steps",
     "epochs",
@@ -25,6 +25,7 @@ pub const RESUMABLE_KEYS: [&str; 8] = [
     "eval_every",
     "patience",
     "micro_batch_size",
+    "snapshot_every",
 ];
 
 /// Where the train config sits in the echo.
