@@ -89,6 +89,31 @@ fn short(mut t: TrainConfig) -> TrainConfig {
     t
 }
 
+/// Fine-tunes `model` for one step at a learning rate too small to move the weights, so the
+/// output holds them as `finetune` prepared them.
+fn one_step_at_a_negligible_rate(
+    model: &Path,
+    task: Task,
+    train: PathBuf,
+    mut cfg: FinetuneConfig,
+    out: &Path,
+) {
+    cfg.train = short(cfg.train);
+    cfg.train.max_steps = Some(1);
+    cfg.train.optimizer.lr = 1e-12;
+    let data = TaskData { task, train };
+    finetune(
+        model,
+        &data,
+        None,
+        &cfg,
+        "m",
+        &candle_core::Device::Cpu,
+        &opts(out),
+    )
+    .unwrap();
+}
+
 fn opts(out: &Path) -> RunOptions<'static> {
     RunOptions {
         output: out.to_path_buf(),
@@ -303,26 +328,15 @@ fn a_fresh_regression_head_starts_at_the_mean_training_score() {
         scores.iter().sum::<f32>() / scores.len() as f32
     };
     assert!(mean > 1.5, "the scores are not centred already: {mean}");
-    let mut cfg = FinetuneConfig::default();
-    cfg.train = short(cfg.train);
-    cfg.train.max_steps = Some(1);
-    cfg.train.optimizer.lr = 1e-9;
     let out = s.root.join("ft-stsb");
-    let data = TaskData {
-        task: Task::STSB,
-        train,
-    };
     // The student folder has no classifier: it is created for the run.
-    finetune(
+    one_step_at_a_negligible_rate(
         &s.student,
-        &data,
-        None,
-        &cfg,
-        "m",
-        &candle_core::Device::Cpu,
-        &opts(&out),
-    )
-    .unwrap();
+        Task::STSB,
+        train,
+        FinetuneConfig::default(),
+        &out,
+    );
     let model = Model::load(
         &out,
         &tinybert_model::ModelOptions {
@@ -385,26 +399,12 @@ fn pooler_scale_multiplies_the_loaded_pooler_weight() {
             .to_vec1::<f32>()
             .unwrap()
     };
-    let mut cfg = FinetuneConfig::default();
-    cfg.train = short(cfg.train);
-    cfg.train.max_steps = Some(1);
-    cfg.train.optimizer.lr = 1e-12;
-    cfg.pooler_scale = 10.0;
-    let out = s.root.join("ft-pooler");
-    let data = TaskData {
-        task: Task::RTE,
-        train: s.train.clone(),
+    let cfg = FinetuneConfig {
+        pooler_scale: 10.0,
+        ..FinetuneConfig::default()
     };
-    finetune(
-        &s.teacher,
-        &data,
-        None,
-        &cfg,
-        "m",
-        &candle_core::Device::Cpu,
-        &opts(&out),
-    )
-    .unwrap();
+    let out = s.root.join("ft-pooler");
+    one_step_at_a_negligible_rate(&s.teacher, Task::RTE, s.train.clone(), cfg, &out);
     let (before, after) = (pooler(&s.teacher), pooler(&out));
     assert!(before.iter().any(|w| w.abs() > 1e-3));
     for (b, a) in before.iter().zip(&after) {
