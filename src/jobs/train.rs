@@ -73,6 +73,10 @@ pub struct TrainArgs {
     /// Keep a copy of the model every N optimizer steps in `snapshots/step-N/` (0: none).
     #[arg(long)]
     pub snapshot_every: Option<usize>,
+    /// Batches of examples of similar length (windows of 50 batches sorted by length, then the
+    /// batches shuffled): less padding, so faster steps on sentences of mixed length.
+    #[arg(long)]
+    pub group_by_length: bool,
     /// Keep `checkpoint/` (optimizer state, needed only to resume) after success.
     #[arg(long)]
     pub keep_checkpoint: bool,
@@ -136,6 +140,7 @@ impl TrainArgs {
         };
         t.micro_batch_size = self.micro_batch_size.or(t.micro_batch_size);
         t.patience = self.patience.or(t.patience);
+        t.group_by_length |= self.group_by_length;
         t
     }
 }

@@ -196,6 +196,30 @@ pub fn shuffled_order(n: usize, seed: u64, epoch: u64) -> Vec<usize> {
     order
 }
 
+/// Batches of a length-grouped order are cut from windows of this many batches of the shuffled
+/// order (Hugging Face's `group_by_length` uses 50).
+pub const GROUP_WINDOW_BATCHES: usize = 50;
+
+/// [`shuffled_order`] regrouped so that each batch of `batch` holds sequences of similar
+/// length, and pads little: the shuffled order is cut into windows of
+/// [`GROUP_WINDOW_BATCHES`] batches, each window is sorted by length (longest first, stable)
+/// and cut into batches, and the full batches are shuffled (the last, partial batch of the
+/// epoch stays last). Depends only on `lengths`, `batch`, `seed` and `epoch`.
+pub fn length_grouped_order(lengths: &[usize], batch: usize, seed: u64, epoch: u64) -> Vec<usize> {
+    let batch = batch.max(1);
+    let mut order = shuffled_order(lengths.len(), seed, epoch);
+    for window in order.chunks_mut(batch * GROUP_WINDOW_BATCHES) {
+        window.sort_by_key(|&i| std::cmp::Reverse(lengths[i]));
+    }
+    let full = order.len() / batch * batch;
+    let mut batches: Vec<&[usize]> = order[..full].chunks(batch).collect();
+    let mixed = seed ^ epoch.wrapping_add(1).wrapping_mul(0xD1B5_4A32_D192_ED03);
+    batches.shuffle(&mut rand::rngs::StdRng::seed_from_u64(mixed));
+    let mut grouped: Vec<usize> = batches.concat();
+    grouped.extend_from_slice(&order[full..]);
+    grouped
+}
+
 /// Batches of `items` taken in `order`, `batch_size` at a time (the last one may be smaller).
 pub fn batches<'a, S: Sequence>(
     items: &'a [S],
@@ -270,6 +294,44 @@ mod tests {
         let mut sorted = a.clone();
         sorted.sort();
         assert_eq!(sorted, (0..100).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn length_grouped_order_is_a_permutation_whose_batches_pad_less() {
+        let lengths: Vec<usize> = (0..1000).map(|i| 5 + (i * 37) % 120).collect();
+        let batch = 8;
+        let padded = |order: &[usize]| -> usize {
+            order
+                .chunks(batch)
+                .map(|c| c.len() * c.iter().map(|&i| lengths[i]).max().unwrap())
+                .sum()
+        };
+        let g = length_grouped_order(&lengths, batch, 7, 0);
+        assert_eq!(g, length_grouped_order(&lengths, batch, 7, 0));
+        assert_ne!(g, length_grouped_order(&lengths, batch, 7, 1));
+        let mut sorted = g.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..1000).collect::<Vec<_>>());
+        let shuffled = padded(&shuffled_order(1000, 7, 0));
+        assert!(
+            padded(&g) * 10 < shuffled * 6,
+            "{} vs {shuffled}",
+            padded(&g)
+        );
+        // The batches are not in length order: the longest batch is not always first.
+        let first_max = |seed| lengths[length_grouped_order(&lengths, batch, seed, 0)[0]];
+        assert!((0..10).any(|s| first_max(s) < 100));
+    }
+
+    #[test]
+    fn length_grouped_order_keeps_the_partial_batch_last() {
+        let lengths: Vec<usize> = (0..21).collect();
+        let g = length_grouped_order(&lengths, 4, 3, 0);
+        let shuffled = shuffled_order(21, 3, 0);
+        // 21 = 5 full batches + 1: the last index of the shuffled order's last window (sorted
+        // longest first) is its shortest, and it stays at the end.
+        let window_min = *shuffled.iter().min_by_key(|&&i| lengths[i]).unwrap();
+        assert_eq!(g[20], window_min);
     }
 
     #[test]

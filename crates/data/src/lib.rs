@@ -35,8 +35,8 @@ pub mod tsv;
 
 pub use augment::{augment_glue, AugmentOptions, AugmentOutcome, AugmentSummary};
 pub use batch::{
-    batches, collate, length_sorted_batches, shuffled_order, Batch, BatchLabels, BatchTensors,
-    Padding, Sequence,
+    batches, collate, length_grouped_order, length_sorted_batches, shuffled_order, Batch,
+    BatchLabels, BatchTensors, Padding, Sequence,
 };
 pub use corpus::{build_corpus, CorpusOptions, CorpusSummary, InstanceConfig, SentenceSplit};
 pub use dataset::{GlueDataset, InstanceShards};

@@ -21,6 +21,8 @@ struct Gold<'a> {
     data: Vec<Example>,
     nan_grad_at: Vec<usize>,
     nan_loss_at: Vec<usize>,
+    /// The examples of every step's batch, in step order.
+    batches: Vec<Vec<usize>>,
 }
 
 impl<'a> Gold<'a> {
@@ -31,6 +33,7 @@ impl<'a> Gold<'a> {
             data: examples(8),
             nan_grad_at: nan_grad_at.to_vec(),
             nan_loss_at: nan_loss_at.to_vec(),
+            batches: Vec::new(),
         }
     }
 }
@@ -38,6 +41,9 @@ impl<'a> Gold<'a> {
 impl Objective for Gold<'_> {
     fn loss(&mut self, pass: &Pass) -> tinybert_distill::Result<Loss> {
         let step = pass.step;
+        if pass.range.start == 0 {
+            self.batches.push(pass.batch.to_vec());
+        }
         let items: Vec<&Example> = pass.indices().iter().map(|&i| &self.data[i]).collect();
         let b = collate(&items, Padding::Longest, 0)?.to_tensors(&candle_core::Device::Cpu)?;
         let out = self
@@ -66,6 +72,10 @@ impl Objective for Gold<'_> {
 
     fn terms(&self) -> &'static [&'static str] {
         &[]
+    }
+
+    fn lengths(&self) -> Vec<usize> {
+        self.data.iter().map(|e| e.input_ids.len()).collect()
     }
 }
 
@@ -127,6 +137,46 @@ fn checkpoint_step(out: &std::path::Path) -> u64 {
     )
     .unwrap();
     s["step"].as_u64().unwrap()
+}
+
+#[test]
+fn group_by_length_batches_examples_of_similar_length_and_sees_each_once_an_epoch() {
+    // examples(8) has lengths 4 5 6 7 8 4 5 6: sorted, the batches of 4 are {2, 3, 4, 7} and
+    // {0, 1, 5, 6}.
+    let batches_of = |group: bool| {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut c = cfg(20);
+        c.group_by_length = group;
+        let m = model(&config(1, 8), Some(2), 3);
+        let mut obj = Gold::new(&m, &[], &[]);
+        train(
+            &m,
+            8,
+            &c,
+            &echo(&c),
+            &mut obj,
+            None,
+            &[],
+            &fresh(tmp.path()),
+        )
+        .unwrap();
+        obj.batches
+            .into_iter()
+            .map(|mut b| {
+                b.sort();
+                b
+            })
+            .collect::<Vec<_>>()
+    };
+    let (long, short) = (vec![2, 3, 4, 7], vec![0, 1, 5, 6]);
+    let grouped = batches_of(true);
+    assert_eq!(grouped.len(), 20);
+    for epoch in grouped.chunks(2) {
+        assert!(epoch.contains(&long) && epoch.contains(&short), "{epoch:?}");
+    }
+    // Both orders of the two batches occur, and ungrouped batches mix lengths.
+    assert!(grouped.chunks(2).any(|e| e[0] == long) && grouped.chunks(2).any(|e| e[0] == short));
+    assert!(batches_of(false).iter().any(|b| *b != long && *b != short));
 }
 
 #[test]

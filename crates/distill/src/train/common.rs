@@ -108,6 +108,11 @@ pub fn pass_batch<S: Sequence>(
     Ok(collate(&picked, Padding::Fixed(longest), pad_id)?.to_tensors(device)?)
 }
 
+/// The token count of each sequence of `data` ([`super::engine::Objective::lengths`]).
+pub fn lengths<S: Sequence>(data: &[S]) -> Vec<usize> {
+    data.iter().map(|s| s.input_ids().len()).collect()
+}
+
 /// Runs `model` on the padded batch `b`, with dropout when `train`.
 pub fn forward(model: &Model, b: &BatchTensors, train: bool) -> Result<BertOutput> {
     Ok(model.forward_t(&b.input_ids, &b.token_type_ids, &b.attention_mask, train)?)

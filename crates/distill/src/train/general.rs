@@ -2,8 +2,8 @@
 //! pre-training instances.
 
 use super::common::{
-    check_pair, check_tokenizer, forward, load_frozen, pass_batch, teacher_rngs, training_summary,
-    write_summary,
+    check_pair, check_tokenizer, forward, lengths, load_frozen, pass_batch, teacher_rngs,
+    training_summary, write_summary,
 };
 use super::engine::{train, Loss, Objective, Pass, RunOptions, RunResult};
 use crate::config::{GeneralDistillConfig, LossConfig};
@@ -129,6 +129,10 @@ impl<S: Sequence> Objective for IntermediateObjective<'_, S> {
 
     fn terms(&self) -> &'static [&'static str] {
         &["att_loss", "rep_loss"]
+    }
+
+    fn lengths(&self) -> Vec<usize> {
+        lengths(self.data)
     }
 }
 

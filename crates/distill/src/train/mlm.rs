@@ -3,7 +3,7 @@
 //! cross-entropy at the masked positions only, only `cls.predictions.*` trained (or the whole
 //! model, to pre-train one from scratch).
 
-use super::common::{batch, check_tokenizer, pass_batch, training_summary, write_summary};
+use super::common::{batch, check_tokenizer, lengths, pass_batch, training_summary, write_summary};
 use super::engine::{train, Loss, Objective, Pass, RunOptions, RunResult};
 use crate::config::MlmHeadConfig;
 use crate::error::{Error, Result};
@@ -143,6 +143,10 @@ impl Objective for MlmObjective<'_> {
 
     fn terms(&self) -> &'static [&'static str] {
         &["mlm_loss", "mlm_accuracy"]
+    }
+
+    fn lengths(&self) -> Vec<usize> {
+        lengths(self.data)
     }
 }
 

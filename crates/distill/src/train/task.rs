@@ -9,7 +9,7 @@
 //! records both scores in `summary.json` (`teacher_dev`, `baseline`).
 
 use super::common::{
-    check_tokenizer, forward, load_frozen, pass_batch, teacher_rngs, training_summary,
+    check_tokenizer, forward, lengths, load_frozen, pass_batch, teacher_rngs, training_summary,
     write_summary,
 };
 use super::engine::{train, Loss, Objective, Pass, RunOptions, RunResult, TrainProgress};
@@ -87,6 +87,10 @@ impl Objective for PredictionObjective<'_> {
     fn terms(&self) -> &'static [&'static str] {
         &["pred_loss"]
     }
+
+    fn lengths(&self) -> Vec<usize> {
+        lengths(self.data)
+    }
 }
 
 /// Supervised objective on gold labels: cross-entropy, or MSE for regression.
@@ -115,6 +119,10 @@ impl Objective for GoldObjective<'_> {
 
     fn terms(&self) -> &'static [&'static str] {
         &["pred_loss"]
+    }
+
+    fn lengths(&self) -> Vec<usize> {
+        lengths(self.data)
     }
 }
 

@@ -91,6 +91,10 @@ pub trait Objective {
 
     /// The names of the logged terms of [`Loss::terms`] (`att_loss`, `rep_loss`, `pred_loss`).
     fn terms(&self) -> &'static [&'static str];
+
+    /// The token count of every training example, in order (for
+    /// [`TrainConfig::group_by_length`]).
+    fn lengths(&self) -> Vec<usize>;
 }
 
 /// Progress callbacks; the binary draws the bar.
@@ -287,6 +291,8 @@ struct Session<'a> {
     /// Whether the step just taken ended an epoch.
     epoch_done: bool,
     kill_after: Option<usize>,
+    /// The order of the examples in the epoch it was computed for.
+    order: Option<(usize, std::rc::Rc<Vec<usize>>)>,
 }
 
 impl<'a> Session<'a> {
@@ -413,7 +419,30 @@ impl<'a> Session<'a> {
             ckpt_dir: out.join(CHECKPOINT_DIR),
             epoch_done: false,
             kill_after: hooks::kill_after(),
+            order: None,
         })
+    }
+
+    /// This epoch's order of the examples: [`tinybert_data::shuffled_order`], or with
+    /// `group_by_length` [`tinybert_data::length_grouped_order`] (kept for the epoch).
+    fn order(&mut self, objective: &dyn Objective) -> std::rc::Rc<Vec<usize>> {
+        let (n, seed, epoch) = (self.plan.n_examples, self.cfg.seed, self.state.epoch);
+        match &self.order {
+            Some((e, order)) if *e == epoch => order.clone(),
+            _ => {
+                let order = std::rc::Rc::new(match self.cfg.group_by_length {
+                    true => tinybert_data::length_grouped_order(
+                        &objective.lengths(),
+                        self.plan.batch,
+                        seed,
+                        epoch as u64,
+                    ),
+                    false => tinybert_data::shuffled_order(n, seed, epoch as u64),
+                });
+                self.order = Some((epoch, order.clone()));
+                order
+            }
+        }
     }
 
     /// One optimizer step (or a skipped one); returns the `metrics.jsonl` record it logs, if
@@ -424,8 +453,7 @@ impl<'a> Session<'a> {
         extra_rngs: &[&tinybert_model::nn::DropoutRng],
     ) -> Result<Option<StepRecord>> {
         let p = self.plan;
-        let order =
-            tinybert_data::shuffled_order(p.n_examples, self.cfg.seed, self.state.epoch as u64);
+        let order = self.order(objective);
         let end = (self.state.position + p.batch).min(p.n_examples);
         let chunk = &order[self.state.position..end];
         let t0 = Instant::now();
