@@ -1,6 +1,7 @@
 //! `tinybert`: TinyBERT knowledge distillation (Jiao et al., 2020) from the command line.
 
 use clap::{Parser, Subcommand};
+use tinybert_model::kernels::flush_subnormals;
 
 mod cmd;
 mod demo;
@@ -121,6 +122,13 @@ fn main() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     keep_freed_memory();
+    // Subnormal floats cost a microcode assist each: flushed to zero on the main thread and on
+    // rayon's workers, which run the matrix products (tinybert_model::kernels::flush_subnormals).
+    flush_subnormals();
+    // Cannot fail: nothing has started the global pool yet.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .start_handler(|_| flush_subnormals())
+        .build_global();
     let cli = Cli::parse();
     let _ranks = match ranks::init() {
         Ok(g) => g,

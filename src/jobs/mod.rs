@@ -219,6 +219,7 @@ pub fn execute<J: Job>(args: &JobArgs<J>, ctx: &Ctx) -> Result<()> {
     let run = || job.run(ctx, &out);
     match args.threads.filter(|&n| n > 0) {
         Some(n) => rayon::ThreadPoolBuilder::new()
+            .start_handler(|_| tinybert_model::kernels::flush_subnormals())
             .num_threads(n)
             .build()
             .context("cannot start the thread pool")?

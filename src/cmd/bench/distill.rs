@@ -94,6 +94,7 @@ pub fn run(a: DistillArgs, g: &GlobalArgs) -> Result<()> {
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     rayon::ThreadPoolBuilder::new()
+        .start_handler(|_| tinybert_model::kernels::flush_subnormals())
         .num_threads(threads)
         .build()?
         .install(|| bench(&a, g, threads))

@@ -22,6 +22,7 @@ mod matmul;
 mod mse;
 mod operand;
 mod softmax;
+mod subnormal;
 
 pub use dropout::{dropout, mask as dropout_mask};
 pub use gelu::{gelu_erf, gelu_erf_owned};
@@ -32,6 +33,7 @@ pub use matmul::{
 };
 pub use mse::mse;
 pub use softmax::softmax_last_dim;
+pub use subnormal::flush_subnormals;
 
 use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
