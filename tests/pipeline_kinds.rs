@@ -106,7 +106,7 @@ fn every_shipped_pipeline_parses_and_plans_its_whole_graph() {
     // GD snapshots x 2.
     let expected = [
         ("ablations.toml", 109),
-        ("glue-mini.toml", 70),
+        ("glue-mini.toml", 114),
         ("glue.toml", 69),
         ("quickstart.toml", 15),
     ];
