@@ -102,7 +102,7 @@ fn every_shipped_pipeline_parses_and_plans_its_whole_graph() {
     let names: Vec<&str> = files.iter().map(String::as_str).collect();
     let (_tmp, main) = checkout(&names);
     // Stage counts: glue 5 + 8 tasks x 8; ablations 4 + 3 tasks x 35; glue-mini 5 + 5 teacher
-    // tasks x 3 + 5 student tasks x (4 + 3 seeds) + 1 ablation task x (2 + 3 x 3 seeds) + 2
+    // tasks x 3 + 5 student tasks x (4 + 3 seeds) + 5 ablation tasks x (2 + 3 x 3 seeds) + 2
     // GD snapshots x 2.
     let expected = [
         ("ablations.toml", 109),
