@@ -269,7 +269,8 @@ fn clip_coef(norm: f64, max_norm: f64) -> f64 {
     }
 }
 
-/// The L2 norm of a gradient, accumulated in f64 (a parallel pass over f32 CPU tensors).
+/// The L2 norm of a gradient, accumulated in f64 (a parallel pass over f32 CPU tensors; chunks
+/// combined in order, so the result does not depend on rayon's splits).
 pub(crate) fn grad_norm(g: &Tensor) -> Result<f64> {
     const CHUNK: usize = 1 << 14;
     let g = g.contiguous()?;
@@ -278,6 +279,8 @@ pub(crate) fn grad_norm(g: &Tensor) -> Result<f64> {
             .slice()
             .par_chunks(CHUNK)
             .map(|c| c.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>())
+            .collect::<Vec<f64>>()
+            .into_iter()
             .sum::<f64>();
         return Ok(sum.sqrt());
     }

@@ -159,8 +159,10 @@ impl Kernel<3> for LayerNormGrad {
                 norm_grad_rows(dx, x, g, w, self.eps, &mut dw, &mut db);
                 (dw, db)
             })
-            .reduce(
-                || (vec![0f32; n], vec![0f32; n]),
+            .collect::<Vec<_>>()
+            .into_iter()
+            .fold(
+                (vec![0f32; n], vec![0f32; n]),
                 |(mut dw, mut db), (dw2, db2)| {
                     dw.iter_mut().zip(&dw2).for_each(|(a, b)| *a += b);
                     db.iter_mut().zip(&db2).for_each(|(a, b)| *a += b);

@@ -251,13 +251,12 @@ impl CustomOp1 for ColumnSum {
                     add_rows(&mut acc, rows);
                     acc
                 })
-                .reduce(
-                    || vec![0f32; n],
-                    |mut a, b| {
-                        add_rows(&mut a, &b);
-                        a
-                    },
-                )
+                .collect::<Vec<_>>()
+                .into_iter()
+                .fold(vec![0f32; n], |mut a, b| {
+                    add_rows(&mut a, &b);
+                    a
+                })
         };
         Ok((CpuStorage::F32(total), Shape::from(n)))
     }

@@ -123,6 +123,10 @@ impl<K: Kernel<3>> CustomOp3 for Fused<K> {
 }
 
 /// Elements per parallel task: rows are grouped so that each task has at least this much work.
+///
+/// Tasks' partial sums are combined in task order (`collect`, then a sequential fold): rayon's
+/// `reduce` and `sum` group them by the splits work stealing made, so their rounding, and a
+/// training run, would depend on timing.
 const MIN_TASK_ELEMS: usize = 1 << 14;
 
 /// True when the fused CPU kernels handle `x`.
@@ -299,4 +303,47 @@ pub(crate) mod testing {
         &[300, 64],
         &[2, 2, 33, 128],
     ];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::var;
+    use super::{layer_norm::layer_norm, linear::linear};
+
+    #[test]
+    fn parameter_gradients_are_bit_identical_however_the_threads_split_the_work() {
+        // 32,768 rows of 64: 128 tasks' partial sums per bias and layer-norm gradient, more than
+        // 3 threads split evenly, so work stealing splits them differently from run to run.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        let rows = 32_768;
+        let (x, up) = (
+            var(&[rows, 64], 1.0, 1).unwrap(),
+            var(&[rows, 64], 1.0, 2).unwrap(),
+        );
+        let (w, b) = (var(&[64, 64], 0.2, 3).unwrap(), var(&[64], 1.0, 4).unwrap());
+        let (g, beta) = (var(&[64], 1.0, 5).unwrap(), var(&[64], 1.0, 6).unwrap());
+        let grads = || {
+            pool.install(|| {
+                let h = linear(x.as_tensor(), w.as_tensor(), b.as_tensor()).unwrap();
+                let y = layer_norm(&h, g.as_tensor(), beta.as_tensor(), 1e-12).unwrap();
+                let store = (y * up.as_tensor())
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .backward()
+                    .unwrap();
+                [&b, &g, &beta].map(|v| {
+                    let d = store.get(v).unwrap().to_vec1::<f32>().unwrap();
+                    d.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+                })
+            })
+        };
+        let first = grads();
+        for run in 1..30 {
+            assert_eq!(grads(), first, "run {run} differs from run 0");
+        }
+    }
 }

@@ -80,6 +80,8 @@ impl Kernel<2> for Mse {
             .par_chunks(task)
             .zip(t.par_chunks(task))
             .map(|(p, t)| squared_error(p, t, floor))
+            .collect::<Vec<f64>>()
+            .into_iter()
             .sum();
         let mean = (total / p.len().max(1) as f64) as f32;
         Ok((CpuStorage::F32(vec![mean]), Shape::from(())))
