@@ -2,7 +2,8 @@
 //! backward pass giving `dx`, `dw` and `db` from one pass over the rows.
 
 use super::{
-    dot, f32_slice, fold8, fused, last_dim, rows_per_task, sum, Fused, Grads, Input, Kernel,
+    dot, f32_slice, fold8, fused, in_task_order, last_dim, rows_per_task, sum, Fused, Grads, Input,
+    Kernel,
 };
 use candle_core::{bail, CpuStorage, Layout, Result, Shape, Tensor, D};
 use multiversion::multiversion;
@@ -151,24 +152,22 @@ impl Kernel<3> for LayerNormGrad {
         }
         let (dx, params) = out.split_at_mut(rows * n);
         let chunk = rows_per_task(n) * n;
-        let (dw, db) = dx
+        let partials = dx
             .par_chunks_mut(chunk)
             .zip(x.par_chunks(chunk).zip(g.par_chunks(chunk)))
             .map(|(dx, (x, g))| {
                 let (mut dw, mut db) = (vec![0f32; n], vec![0f32; n]);
                 norm_grad_rows(dx, x, g, w, self.eps, &mut dw, &mut db);
                 (dw, db)
-            })
-            .collect::<Vec<_>>()
-            .into_iter()
-            .fold(
-                (vec![0f32; n], vec![0f32; n]),
-                |(mut dw, mut db), (dw2, db2)| {
-                    dw.iter_mut().zip(&dw2).for_each(|(a, b)| *a += b);
-                    db.iter_mut().zip(&db2).for_each(|(a, b)| *a += b);
-                    (dw, db)
-                },
-            );
+            });
+        let (dw, db) = in_task_order(partials).into_iter().fold(
+            (vec![0f32; n], vec![0f32; n]),
+            |(mut dw, mut db), (dw2, db2)| {
+                dw.iter_mut().zip(&dw2).for_each(|(a, b)| *a += b);
+                db.iter_mut().zip(&db2).for_each(|(a, b)| *a += b);
+                (dw, db)
+            },
+        );
         params[..n].copy_from_slice(&dw);
         params[n..].copy_from_slice(&db);
         Ok((CpuStorage::F32(out), Shape::from((rows + 2, n))))

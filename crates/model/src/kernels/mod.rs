@@ -123,11 +123,14 @@ impl<K: Kernel<3>> CustomOp3 for Fused<K> {
 }
 
 /// Elements per parallel task: rows are grouped so that each task has at least this much work.
-///
-/// Tasks' partial sums are combined in task order (`collect`, then a sequential fold): rayon's
-/// `reduce` and `sum` group them by the splits work stealing made, so their rounding, and a
-/// training run, would depend on timing.
 const MIN_TASK_ELEMS: usize = 1 << 14;
+
+/// The parallel tasks' partial results, in task order, to be combined sequentially: rayon's
+/// `reduce` and `sum` group partials by the splits work stealing made, so a sum's rounding, and
+/// a training run, would depend on timing.
+fn in_task_order<T: Send>(partials: impl IndexedParallelIterator<Item = T>) -> Vec<T> {
+    partials.collect()
+}
 
 /// True when the fused CPU kernels handle `x`.
 fn fused(x: &Tensor) -> bool {
@@ -313,7 +316,7 @@ mod tests {
     #[test]
     fn parameter_gradients_are_bit_identical_however_the_threads_split_the_work() {
         // 32,768 rows of 64: 128 tasks' partial sums per bias and layer-norm gradient, more than
-        // 3 threads split evenly, so work stealing splits them differently from run to run.
+        // 3 threads share evenly, so work stealing splits them differently from run to run.
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(3)
             .build()

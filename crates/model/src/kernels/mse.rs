@@ -2,7 +2,9 @@
 //! below a floor in both tensors (TinyBERT's attention loss zeroes the masked scores): one pass
 //! forward, one backward, instead of the dozen passes and temporaries of the composed version.
 
-use super::{f32_slice, fold8, fused, map_rows2, rows_per_task, Fused, Grads, Input, Kernel};
+use super::{
+    f32_slice, fold8, fused, in_task_order, map_rows2, rows_per_task, Fused, Grads, Input, Kernel,
+};
 use candle_core::{bail, CpuStorage, Result, Shape, Tensor};
 use multiversion::multiversion;
 use rayon::prelude::*;
@@ -76,13 +78,11 @@ impl Kernel<2> for Mse {
         let (p, t) = (f32_slice(sp, lp, name)?, f32_slice(st, lt, name)?);
         let floor = self.floor.unwrap_or(f32::NEG_INFINITY);
         let task = rows_per_task(1);
-        let total: f64 = p
+        let partials = p
             .par_chunks(task)
             .zip(t.par_chunks(task))
-            .map(|(p, t)| squared_error(p, t, floor))
-            .collect::<Vec<f64>>()
-            .into_iter()
-            .sum();
+            .map(|(p, t)| squared_error(p, t, floor));
+        let total: f64 = in_task_order(partials).into_iter().sum();
         let mean = (total / p.len().max(1) as f64) as f32;
         Ok((CpuStorage::F32(vec![mean]), Shape::from(())))
     }
