@@ -1,7 +1,7 @@
 //! `tinybert`: TinyBERT knowledge distillation (Jiao et al., 2020) from the command line.
 
 use clap::{Parser, Subcommand};
-use tinybert_model::kernels::flush_subnormals;
+use tinybert_model::kernels::{flush_subnormals, flushing_thread_pool};
 
 mod cmd;
 mod demo;
@@ -126,9 +126,7 @@ fn main() {
     // rayon's workers, which run the matrix products (tinybert_model::kernels::flush_subnormals).
     flush_subnormals();
     // Cannot fail: nothing has started the global pool yet.
-    let _ = rayon::ThreadPoolBuilder::new()
-        .start_handler(|_| flush_subnormals())
-        .build_global();
+    let _ = flushing_thread_pool().build_global();
     let cli = Cli::parse();
     let _ranks = match ranks::init() {
         Ok(g) => g,

@@ -218,8 +218,7 @@ pub fn execute<J: Job>(args: &JobArgs<J>, ctx: &Ctx) -> Result<()> {
     let out = ctx.path(&args.output);
     let run = || job.run(ctx, &out);
     match args.threads.filter(|&n| n > 0) {
-        Some(n) => rayon::ThreadPoolBuilder::new()
-            .start_handler(|_| tinybert_model::kernels::flush_subnormals())
+        Some(n) => tinybert_model::kernels::flushing_thread_pool()
             .num_threads(n)
             .build()
             .context("cannot start the thread pool")?

@@ -93,8 +93,7 @@ pub fn run(a: DistillArgs, g: &GlobalArgs) -> Result<()> {
     let threads = a
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    rayon::ThreadPoolBuilder::new()
-        .start_handler(|_| tinybert_model::kernels::flush_subnormals())
+    tinybert_model::kernels::flushing_thread_pool()
         .num_threads(threads)
         .build()?
         .install(|| bench(&a, g, threads))

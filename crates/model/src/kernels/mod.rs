@@ -33,7 +33,7 @@ pub use matmul::{
 };
 pub use mse::mse;
 pub use softmax::softmax_last_dim;
-pub use subnormal::flush_subnormals;
+pub use subnormal::{flush_subnormals, flushing_thread_pool};
 
 use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;

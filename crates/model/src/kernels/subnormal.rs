@@ -7,7 +7,7 @@
 /// Sets the calling thread's floating-point control flags (MXCSR) to flush subnormal results to
 /// zero and to read subnormal inputs as zero (FTZ and DAZ, as PyTorch's
 /// `torch.set_flush_denormal(True)`). A no-op on other architectures. Each compute thread needs
-/// it: the main thread and every rayon worker (`ThreadPoolBuilder::start_handler`).
+/// it: the main thread and every rayon worker ([`flushing_thread_pool`]).
 pub fn flush_subnormals() {
     #[cfg(target_arch = "x86_64")]
     #[allow(deprecated)] // the intrinsics are deprecated in favour of inline assembly
@@ -19,6 +19,12 @@ pub fn flush_subnormals() {
         const DAZ: u32 = 0x0040;
         _mm_setcsr(_mm_getcsr() | FTZ | DAZ);
     }
+}
+
+/// A rayon pool builder whose workers flush subnormals ([`flush_subnormals`]) as they start:
+/// every pool that runs the kernels is built from it.
+pub fn flushing_thread_pool() -> rayon::ThreadPoolBuilder {
+    rayon::ThreadPoolBuilder::new().start_handler(|_| flush_subnormals())
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]
